@@ -1,0 +1,34 @@
+// runc-compatible logging: errors as one line on stderr and, with --log, as
+// lines in the log file ({"level","msg","time"} with --log-format json), the
+// last of which containerd and podman show to their users.
+import { appendFileSync } from 'node:fs';
+import { UsageError } from '../src/errors';
+
+export type Level = 'debug' | 'info' | 'warning' | 'error';
+
+export class Logger {
+  constructor(
+    private readonly file: string | undefined,
+    private readonly format: 'text' | 'json',
+    private readonly debugEnabled: boolean,
+  ) {
+    if (format !== 'text' && format !== 'json') throw new UsageError(`invalid log format "${format}": use text or json`);
+  }
+
+  log(level: Level, msg: string): void {
+    if (level === 'debug' && !this.debugEnabled) return;
+    const time = new Date().toISOString();
+    if (this.file) {
+      const line =
+        this.format === 'json' ? JSON.stringify({ level, msg, time }) : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+      try {
+        appendFileSync(this.file, line + '\n');
+      } catch {
+        // the log is best effort; stderr still gets errors
+      }
+    }
+    if (level === 'error') process.stderr.write(`tsrun: ${msg}\n`);
+    else if (level === 'warning') process.stderr.write(`tsrun: warning: ${msg}\n`);
+    else if (!this.file) process.stderr.write(`tsrun: ${level}: ${msg}\n`);
+  }
+}

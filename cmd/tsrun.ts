@@ -1,0 +1,286 @@
+// The tsrun command line: runc's commands and flags, over the library in src/.
+import { writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { TsrunError, UsageError } from '../src/errors';
+import { formatHelp, getBool, getInt, getString, parseArgs, splitGlobal, type FlagDef } from './args';
+import { Logger } from './log';
+import { version as pkgVersion } from '../package.json';
+
+const SPEC_VERSION = '1.2.0';
+
+const GLOBAL_FLAGS: FlagDef[] = [
+  { name: 'debug', kind: 'bool', usage: 'enable debug logging' },
+  { name: 'log', kind: 'string', usage: 'set the log file to write tsrun logs to (default is stderr)' },
+  { name: 'log-format', kind: 'string', default: 'text', usage: 'set the log format ("text" or "json")' },
+  { name: 'root', kind: 'string', default: '/run/tsrun', usage: 'root directory for storage of container state (this should be located in tmpfs)' },
+  { name: 'criu', kind: 'string', default: 'criu', usage: 'path to the criu binary (checkpointing is not supported)', hidden: true },
+  { name: 'systemd-cgroup', kind: 'bool', usage: 'enable systemd cgroup support (not available in tsrun)' },
+  { name: 'rootless', kind: 'string', default: 'auto', usage: 'ignore cgroup permission errors ("true", "false", or "auto")' },
+  { name: 'help', alias: ['h'], kind: 'bool', usage: 'show help' },
+  { name: 'version', alias: ['v'], kind: 'bool', usage: 'print the version' },
+];
+
+interface Ctx {
+  root: string;
+  systemdCgroup: boolean;
+  log: Logger;
+}
+
+interface Command {
+  name: string;
+  usage: string;
+  argsUsage: string;
+  description?: string;
+  flags: FlagDef[];
+  /** false: flags stop at the first positional argument (exec). */
+  interspersed?: boolean;
+  /** Exact number of positional arguments, or [min, max]. */
+  nargs: number | [number, number];
+  run: (ctx: Ctx, flags: Record<string, unknown>, args: string[], p: ReturnType<typeof parseArgs>) => Promise<number | void>;
+}
+
+const bundleFlag: FlagDef = { name: 'bundle', alias: ['b'], kind: 'string', usage: 'path to the root of the bundle directory, defaults to the current directory', placeholder: 'value' };
+const consoleSocketFlag: FlagDef = { name: 'console-socket', kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' };
+const pidFileFlag: FlagDef = { name: 'pid-file', kind: 'string', usage: 'specify the file to write the process id to' };
+const noPivotFlag: FlagDef = { name: 'no-pivot', kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs. This should be used whenever the rootfs is on top of a ramdisk' };
+const noNewKeyringFlag: FlagDef = { name: 'no-new-keyring', kind: 'bool', usage: 'do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key' };
+const preserveFdsFlag: FlagDef = { name: 'preserve-fds', kind: 'int', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)' };
+
+async function runtime(ctx: Ctx) {
+  const { Runtime } = await import('../src/runtime/runtime');
+  return new Runtime({ root: ctx.root, systemdCgroup: ctx.systemdCgroup, warn: (m) => ctx.log.log('warning', m) });
+}
+
+function createOptions(f: Record<string, unknown>) {
+  return {
+    bundle: (f.bundle as string) || process.cwd(),
+    pidFile: (f['pid-file'] as string) || undefined,
+    consoleSocket: (f['console-socket'] as string) || undefined,
+    noPivot: !!f['no-pivot'],
+    noNewKeyring: !!f['no-new-keyring'],
+    preserveFds: (f['preserve-fds'] as number) || 0,
+  };
+}
+
+const COMMANDS: Command[] = [
+  {
+    name: 'create',
+    usage: 'create a container',
+    argsUsage: '<container-id>',
+    description: 'The create command creates an instance of a container for a bundle. The bundle is a directory with a specification file named "config.json" and a root filesystem.',
+    flags: [bundleFlag, consoleSocketFlag, pidFileFlag, noPivotFlag, noNewKeyringFlag, preserveFdsFlag],
+    nargs: 1,
+    run: async (ctx, f, [id]) => {
+      await (await runtime(ctx)).create(id!, createOptions(f));
+    },
+  },
+  {
+    name: 'start',
+    usage: 'executes the user defined process in a created container',
+    argsUsage: '<container-id>',
+    flags: [],
+    nargs: 1,
+    run: async (ctx, _f, [id]) => {
+      await (await runtime(ctx)).start(id!);
+    },
+  },
+  {
+    name: 'run',
+    usage: 'create and run a container',
+    argsUsage: '<container-id>',
+    description: 'The run command creates an instance of a container for a bundle and starts it; in the foreground it waits for the container and exits with its exit code.',
+    flags: [
+      bundleFlag,
+      consoleSocketFlag,
+      { name: 'detach', alias: ['d'], kind: 'bool', usage: 'detach from the container\'s process' },
+      { name: 'keep', kind: 'bool', usage: 'do not delete the container after it exits' },
+      pidFileFlag,
+      noPivotFlag,
+      noNewKeyringFlag,
+      preserveFdsFlag,
+    ],
+    nargs: 1,
+    run: async (ctx, f, [id]) => {
+      const rt = await runtime(ctx);
+      const forward: [NodeJS.Signals, () => void][] = [];
+      const code = await rt.run(id!, {
+        ...createOptions(f),
+        detach: !!f.detach,
+        keep: !!f.keep,
+        onStarted: (pid) => {
+          // Signals sent to tsrun go to the container, as with runc run.
+          for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as NodeJS.Signals[]) {
+            const h = () => {
+              try {
+                process.kill(pid, sig);
+              } catch {
+                // gone
+              }
+            };
+            process.on(sig, h);
+            forward.push([sig, h]);
+          }
+        },
+      });
+      for (const [sig, h] of forward) process.off(sig, h);
+      return code;
+    },
+  },
+  {
+    name: 'state',
+    usage: 'output the state of a container',
+    argsUsage: '<container-id>',
+    flags: [],
+    nargs: 1,
+    run: async (ctx, _f, [id]) => {
+      const st = (await runtime(ctx)).state(id!);
+      process.stdout.write(JSON.stringify(st, null, '  ') + '\n');
+    },
+  },
+  {
+    name: 'list',
+    usage: 'lists containers started by tsrun with the given root',
+    argsUsage: '',
+    flags: [
+      { name: 'format', alias: ['f'], kind: 'string', default: 'table', usage: 'select one of: table or json' },
+      { name: 'quiet', alias: ['q'], kind: 'bool', usage: 'display only container IDs' },
+    ],
+    nargs: 0,
+    run: async (ctx, f) => {
+      const list = (await runtime(ctx)).list();
+      const format = f.format as string;
+      if (f.quiet) {
+        for (const c of list) process.stdout.write(c.id + '\n');
+      } else if (format === 'json') {
+        process.stdout.write(JSON.stringify(list) + '\n');
+      } else if (format === 'table') {
+        const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], ...list.map((c) => [c.id, String(c.pid), c.status, c.bundle, c.created, c.owner])];
+        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+        for (const r of rows) process.stdout.write(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('') + '\n');
+      } else {
+        throw new UsageError(`invalid format option "${format}": use table or json`);
+      }
+    },
+  },
+  {
+    name: 'kill',
+    usage: 'kill sends the specified signal (default: SIGTERM) to the container\'s init process',
+    argsUsage: '<container-id> [signal]',
+    flags: [{ name: 'all', alias: ['a'], kind: 'bool', usage: 'send the specified signal to all processes inside the container' }],
+    nargs: [1, 2],
+    run: async (ctx, f, [id, sig]) => {
+      const { parseSignal } = await import('../src/runtime/signals');
+      const signal = parseSignal(sig ?? 'SIGTERM');
+      await (await runtime(ctx)).kill(id!, signal, !!f.all);
+    },
+  },
+  {
+    name: 'delete',
+    usage: 'delete any resources held by the container often used with detached container',
+    argsUsage: '<container-id>',
+    flags: [{ name: 'force', alias: ['f'], kind: 'bool', usage: 'Forcibly deletes the container if it is still running (uses SIGKILL)' }],
+    nargs: 1,
+    run: async (ctx, f, [id]) => {
+      await (await runtime(ctx)).delete(id!, !!f.force);
+    },
+  },
+  {
+    name: 'spec',
+    usage: 'create a new specification file',
+    argsUsage: '',
+    description: 'The spec command creates a new specification file named "config.json" for the bundle.',
+    flags: [bundleFlag, { name: 'rootless', kind: 'bool', usage: 'generate a configuration for a rootless container' }],
+    nargs: 0,
+    run: async (_ctx, f) => {
+      const { defaultSpec } = await import('../src/oci/defaults');
+      const bundle = resolve((f.bundle as string) || '.');
+      const file = join(bundle, 'config.json');
+      if (existsSync(file)) throw new TsrunError(`File ${file} exists. Remove it first`);
+      if (!existsSync(bundle)) throw new TsrunError(`bundle ${bundle} does not exist`);
+      writeFileSync(file, JSON.stringify(defaultSpec({ rootless: !!f.rootless }), null, '\t') + '\n');
+    },
+  },
+  {
+    name: 'features',
+    usage: 'show the enabled features',
+    argsUsage: '',
+    flags: [],
+    nargs: 0,
+    run: async () => {
+      const { features } = await import('../src/oci/features');
+      process.stdout.write(JSON.stringify(features(), null, '    ') + '\n');
+    },
+  },
+];
+
+const NOT_YET = ['exec', 'ps', 'pause', 'resume', 'update', 'events', 'checkpoint', 'restore'];
+
+function globalHelp(): string {
+  const lines = [
+    'NAME:',
+    '   tsrun - an OCI container runtime in TypeScript, a drop-in for runc',
+    '',
+    'USAGE:',
+    '   tsrun [global options] command [command options] [arguments...]',
+    '',
+    'VERSION:',
+    `   ${pkgVersion}`,
+    '',
+    'COMMANDS:',
+    ...COMMANDS.map((c) => `   ${c.name.padEnd(10)}${c.usage}`),
+    '',
+    'GLOBAL OPTIONS:',
+    ...GLOBAL_FLAGS.filter((f) => !f.hidden).map((f) => `   --${f.name}${f.kind === 'bool' ? '' : ' value'}`.padEnd(28) + f.usage),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let log = new Logger(undefined, 'text', false);
+  try {
+    const split = splitGlobal(argv, GLOBAL_FLAGS);
+    const g = split.global;
+    log = new Logger(getString(g, 'log') || undefined, getString(g, 'log-format') as 'text', getBool(g, 'debug'));
+    if (getBool(g, 'version')) {
+      process.stdout.write(`tsrun version ${pkgVersion}\nspec: ${SPEC_VERSION}\n`);
+      return 0;
+    }
+    if (!split.command || getBool(g, 'help') || split.command === 'help') {
+      const which = split.command === 'help' ? split.rest[0] : undefined;
+      const cmd = COMMANDS.find((c) => c.name === which);
+      process.stdout.write(cmd ? formatHelp({ ...cmd, name: `tsrun ${cmd.name}` }) : globalHelp());
+      return 0;
+    }
+    const cmd = COMMANDS.find((c) => c.name === split.command);
+    if (!cmd) {
+      if (NOT_YET.includes(split.command)) throw new UsageError(`"${split.command}" is not implemented yet in tsrun`);
+      throw new UsageError(`No help topic for '${split.command}'`);
+    }
+    const helpFlag: FlagDef = { name: 'help', alias: ['h'], kind: 'bool', usage: 'show help' };
+    const p = parseArgs(split.rest, [...cmd.flags, helpFlag], { interspersed: cmd.interspersed ?? true });
+    if (p.flags.help) {
+      process.stdout.write(formatHelp({ ...cmd, name: `tsrun ${cmd.name}` }));
+      return 0;
+    }
+    const [min, max] = typeof cmd.nargs === 'number' ? [cmd.nargs, cmd.nargs] : cmd.nargs;
+    if (p.positional.length < min || p.positional.length > max) {
+      const what = min === 1 && max === 1 ? 'exactly 1 argument' : min === max ? `exactly ${min} arguments` : `${min} to ${max} arguments`;
+      throw new UsageError(`"tsrun ${cmd.name}" requires ${what} (usage: tsrun ${cmd.name} [command options] ${cmd.argsUsage})`);
+    }
+    if ('preserve-fds' in p.flags && getInt(p, 'preserve-fds') < 0) throw new UsageError('--preserve-fds must not be negative');
+    const ctx: Ctx = { root: resolve(getString(g, 'root')), systemdCgroup: getBool(g, 'systemd-cgroup'), log };
+    const code = await cmd.run(ctx, p.flags, p.positional, p);
+    return typeof code === 'number' ? code : 0;
+  } catch (e) {
+    if (e instanceof TsrunError) {
+      log.log('error', e.message);
+      return 1;
+    }
+    const err = e as NodeJS.ErrnoException;
+    // System errors (EACCES on the state root, ...) are one line, like ours.
+    if (err?.code && err.syscall) log.log('error', err.message);
+    else log.log('error', `internal error: ${err?.stack ?? e}`);
+    return 1;
+  }
+}

@@ -1,0 +1,1146 @@
+/*
+ * tsrun-init: the native part of tsrun.
+ *
+ * Node cannot run JavaScript between fork and execve, and a multi-threaded
+ * process may not unshare a user namespace or setns into a mount namespace.
+ * So the TypeScript runtime decides everything and hands this program a plan:
+ * an ordered list of steps, each one or a few raw syscalls. This program has
+ * no policy of its own. It executes the steps in order and, on the first
+ * failure, reports the step's index and errno over the control socket; the
+ * TypeScript side knows what each step meant and prints the error.
+ *
+ * Usage: tsrun-init <control-fd>
+ *   The control fd is a unix stream socket. Node writes: u32 plan length,
+ *   then the plan. We answer with fixed-size messages (struct msg).
+ *
+ * Steps before OP_CLONE run in "stage 0" (the process Node spawned); OP_CLONE
+ * creates the container's init with the new namespaces, and every later step
+ * runs in that init. Stage 0 then either exits or, in relay mode, waits for
+ * the init and exits with its status (for `tsrun run` in the foreground).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Keep in sync with src/runtime/plan.ts. */
+enum op {
+	OP_SETNS = 1,
+	OP_UNSHARE = 2,
+	OP_WRITE_FILE = 3,
+	OP_CLONE = 4,
+	OP_WAIT_GO = 5,
+	OP_SETID = 6,
+	OP_SETSID = 7,
+	OP_SET_DUMPABLE = 8,
+	OP_MOUNT = 9,
+	OP_MKNOD = 11,
+	OP_SYMLINK = 12,
+	OP_PIVOT_ROOT = 13,
+	OP_MOVE_ROOT = 14,
+	OP_SETHOSTNAME = 15,
+	OP_SETDOMAINNAME = 16,
+	OP_RLIMIT = 17,
+	OP_HOOK = 18,
+	OP_OPEN_PATH = 19,
+	OP_CONNECT = 20,
+	OP_CONSOLE = 21,
+	OP_EXEC_CHECK = 22,
+	OP_READY = 23,
+	OP_FIFO = 24,
+	OP_NO_NEW_PRIVS = 25,
+	OP_SECCOMP = 26,
+	OP_CAPBSET_DROP = 27,
+	OP_USER = 28,
+	OP_CAPSET = 29,
+	OP_UMASK = 30,
+	OP_CHDIR = 31,
+	OP_CLOSE_FDS = 32,
+	OP_EXEC = 33,
+	OP_REMOUNT = 35,
+	OP_MASK = 36,
+	OP_PERSONALITY = 37,
+	OP_SET_ROOT = 38,
+	OP_MKFIFO = 39,
+	OP_MOUNT_SETATTR = 40,
+	OP_SETPGID_FG = 41,
+	OP_KEYRING = 42,
+	OP_MKDIR = 43,
+};
+
+/* OP_MOUNT target flags */
+#define T_IN_ROOT 1u      /* resolve the target inside the root fd */
+#define T_MKDIR 2u        /* create missing directories on the way */
+#define T_MKFILE 4u       /* the last component is a file: create it empty */
+#define T_IGNORE_ENOENT 8u /* a missing target is not an error (masked/readonly paths) */
+#define T_SRC_IN_ROOT 16u /* the source is resolved inside the root too */
+
+enum msg_type { MSG_PID = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_GO = 10 };
+
+struct msg {
+	uint32_t type;
+	uint32_t step;
+	int32_t err;
+	uint32_t val;
+};
+
+#define MAX_SLOTS 16
+#define ROOT_SLOT 0
+
+static int ctrl_fd = -1;
+static int slots[MAX_SLOTS];
+static char *go_payload; /* the state JSON the parent sends with GO, for hooks */
+static size_t go_payload_len;
+static const char *exec_path; /* chosen by OP_EXEC_CHECK */
+static int proc_fd_ok = -1;
+
+/* ---------- plan decoding ---------- */
+
+struct cursor {
+	const uint8_t *p, *end;
+	int bad;
+};
+
+static uint64_t get_u64(struct cursor *c)
+{
+	uint64_t v;
+	if (c->end - c->p < 8) {
+		c->bad = 1;
+		return 0;
+	}
+	memcpy(&v, c->p, 8);
+	c->p += 8;
+	return v;
+}
+
+static uint32_t get_u32(struct cursor *c)
+{
+	uint32_t v;
+	if (c->end - c->p < 4) {
+		c->bad = 1;
+		return 0;
+	}
+	memcpy(&v, c->p, 4);
+	c->p += 4;
+	return v;
+}
+
+/* Strings are u32 length (including the trailing NUL) then bytes. */
+static const char *get_str(struct cursor *c, uint32_t *lenp)
+{
+	uint32_t n = get_u32(c);
+	const char *s = (const char *)c->p;
+	if (c->bad || (size_t)(c->end - c->p) < n || n == 0 || s[n - 1] != '\0') {
+		c->bad = 1;
+		return "";
+	}
+	c->p += n;
+	if (lenp)
+		*lenp = n - 1;
+	return s;
+}
+
+/* A string list is u32 count then strings; returned NULL-terminated (malloc'd). */
+static char **get_strv(struct cursor *c)
+{
+	uint32_t n = get_u32(c);
+	if (c->bad || n > 1u << 20) {
+		c->bad = 1;
+		return NULL;
+	}
+	char **v = calloc(n + 1, sizeof(char *));
+	if (!v) {
+		c->bad = 1;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = (char *)get_str(c, NULL);
+	return v;
+}
+
+/* ---------- messages ---------- */
+
+static void send_msg(uint32_t type, uint32_t step, int32_t err, uint32_t val)
+{
+	struct msg m = {type, step, err, val};
+	if (ctrl_fd < 0)
+		return;
+	ssize_t r;
+	do
+		r = write(ctrl_fd, &m, sizeof(m));
+	while (r < 0 && errno == EINTR);
+}
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Report the failing step and exit. After the control socket is gone (the
+ * container was started), the only witness left is the container's stderr. */
+static void __attribute__((noreturn)) fail(uint32_t step, int err, uint32_t val)
+{
+	if (ctrl_fd >= 0) {
+		send_msg(MSG_ERROR, step, err, val);
+	} else {
+		char buf[128];
+		int n = snprintf(buf, sizeof(buf), "tsrun-init: step %u failed: %s\n", step, strerror(err));
+		if (n > 0 && write(2, buf, (size_t)n) < 0) {
+		}
+	}
+	_exit(127);
+}
+
+/* ---------- re-exec from a sealed memfd ----------
+ * A container process must never be able to reach the host binary it was
+ * started from (the /proc/self/exe overwrite attack). We run from a sealed,
+ * anonymous copy: writing to /proc/<pid>/exe then has nothing to overwrite. */
+
+static int is_sealed_self(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int seals = fcntl(fd, F_GET_SEALS);
+	close(fd);
+	return seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SEAL)) == (F_SEAL_WRITE | F_SEAL_SEAL);
+}
+
+static void reexec_sealed(char **argv)
+{
+	extern char **environ;
+	int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return;
+	struct stat st;
+	int mfd = (int)syscall(SYS_memfd_create, "tsrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0 || fstat(src, &st) < 0)
+		goto out;
+	off_t off = 0;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(mfd, src, &off, (size_t)(st.st_size - off));
+		if (n <= 0)
+			goto out;
+	}
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		goto out;
+	close(src);
+	fexecve(mfd, argv, environ);
+	/* fexecve failed: fall through and report it as a plan failure later. */
+	close(mfd);
+	return;
+out:
+	close(src);
+	if (mfd >= 0)
+		close(mfd);
+}
+
+/* ---------- path resolution inside the root ---------- */
+
+static int openat2_in_root(int rootfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	while (*path == '/')
+		path++;
+	if (*path == '\0')
+		path = ".";
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* Open `path` inside the root with O_PATH, creating missing directories (and
+ * an empty file for the last component with T_MKFILE) when asked. Every
+ * component is resolved with RESOLVE_IN_ROOT, so a symlink in the bundle
+ * can never lead outside it. Returns an fd or -errno. */
+static int resolve_in_root(int rootfd, const char *path, unsigned tflags)
+{
+	int fd = openat2_in_root(rootfd, path, O_PATH);
+	if (fd >= 0 || errno != ENOENT || !(tflags & (T_MKDIR | T_MKFILE)))
+		return fd >= 0 ? fd : -errno;
+
+	char buf[4096];
+	size_t len = strlen(path);
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	/* Walk prefixes: "a", "a/b", ... creating what is missing. */
+	int parent = dup(rootfd);
+	if (parent < 0)
+		return -errno;
+	char *p = buf;
+	while (*p == '/')
+		p++;
+	while (*p) {
+		char *slash = strchr(p, '/');
+		int last = 0;
+		if (slash)
+			*slash = '\0';
+		else
+			last = 1;
+		if (slash) {
+			/* trailing slashes make this the last component too */
+			char *q = slash + 1;
+			while (*q == '/')
+				q++;
+			if (*q == '\0')
+				last = 1;
+		}
+		int next = -1;
+		if (*p != '\0') {
+			next = openat2_in_root(rootfd, buf, O_PATH);
+			if (next < 0 && errno == ENOENT) {
+				int r;
+				if (last && (tflags & T_MKFILE)) {
+					r = openat(parent, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+					if (r >= 0)
+						close(r);
+				} else {
+					r = mkdirat(parent, p, 0755);
+				}
+				if (r < 0 && errno != EEXIST) {
+					int e = errno;
+					close(parent);
+					return -e;
+				}
+				next = openat2_in_root(rootfd, buf, O_PATH);
+			}
+			if (next < 0) {
+				int e = errno;
+				close(parent);
+				return -e;
+			}
+			close(parent);
+			parent = next;
+		}
+		if (last || !slash)
+			break;
+		*slash = '/';
+		p = slash + 1;
+		while (*p == '/')
+			p++;
+	}
+	return parent;
+}
+
+/* A path string through which mount(2) reaches the fd's object. */
+static void fd_path(int fd, char *buf, size_t n)
+{
+	snprintf(buf, n, "/proc/self/fd/%d", fd);
+}
+
+/* Resolve a target: inside the root (returns fd and fills the fd path), or
+ * as a plain path. */
+static int target_path(const char *target, unsigned tflags, char *buf, size_t n, int *fdp)
+{
+	*fdp = -1;
+	if (!(tflags & T_IN_ROOT)) {
+		snprintf(buf, n, "%s", target);
+		return 0;
+	}
+	if (slots[ROOT_SLOT] < 0)
+		return -EBADF;
+	int fd = resolve_in_root(slots[ROOT_SLOT], target, tflags);
+	if (fd < 0)
+		return fd;
+	if (proc_fd_ok < 0) {
+		struct stat st;
+		proc_fd_ok = stat("/proc/self/fd", &st) == 0;
+	}
+	if (!proc_fd_ok) {
+		/* No /proc: we are already inside the root (after pivot_root),
+		 * where a plain path cannot leave it. */
+		close(fd);
+		snprintf(buf, n, "/%s", target[0] == '/' ? target + 1 : target);
+		return 0;
+	}
+	*fdp = fd;
+	fd_path(fd, buf, n);
+	return 0;
+}
+
+/* ---------- individual steps ---------- */
+
+static int do_hook(const char *path, char **args, char **env, uint64_t timeout_s, uint32_t *status)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(pfd[0], 0);
+		execve(path, args, env);
+		_exit(127);
+	}
+	close(pfd[0]);
+	if (go_payload_len) {
+		signal(SIGPIPE, SIG_IGN);
+		if (write(pfd[1], go_payload, go_payload_len) < 0) {
+		}
+		signal(SIGPIPE, SIG_DFL);
+	}
+	close(pfd[1]);
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0 && timeout_s > 0) {
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
+		int r;
+		do
+			r = poll(&p, 1, (int)(timeout_s * 1000));
+		while (r < 0 && errno == EINTR);
+		if (r == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(pidfd);
+			return -ETIMEDOUT;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	int ws;
+	while (waitpid(pid, &ws, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	*status = (uint32_t)ws;
+	return ws == 0 ? 0 : -ECHILD;
+}
+
+static int do_console(int sock)
+{
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return -errno;
+	int unlock = 0;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		return -errno;
+	int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	if (peer < 0)
+		return -errno;
+	int ptyno = 0;
+	char name[64];
+	if (ioctl(master, TIOCGPTN, &ptyno) < 0)
+		return -errno;
+	snprintf(name, sizeof(name), "/dev/pts/%d", ptyno);
+
+	/* The pty's name goes as the payload, the master as SCM_RIGHTS. */
+	struct iovec iov = {.iov_base = name, .iov_len = strlen(name)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		return -errno;
+	close(master);
+	close(sock);
+
+	if (setsid() < 0 && errno != EPERM)
+		return -errno;
+	if (ioctl(peer, TIOCSCTTY, 0) < 0)
+		return -errno;
+	for (int i = 0; i < 3; i++)
+		if (dup2(peer, i) < 0)
+			return -errno;
+	if (peer > 2)
+		close(peer);
+	return 0;
+}
+
+static int capset_all(uint64_t eff, uint64_t perm, uint64_t inh)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2] = {
+		{.effective = (uint32_t)eff, .permitted = (uint32_t)perm, .inheritable = (uint32_t)inh},
+		{.effective = (uint32_t)(eff >> 32), .permitted = (uint32_t)(perm >> 32), .inheritable = (uint32_t)(inh >> 32)},
+	};
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Bind-remount with new flags. Inside a user namespace the kernel refuses to
+ * clear flags that were locked by the mount's owner (nosuid, nodev, noexec,
+ * atime): keep those and try again, as the kernel demands. */
+static int do_remount(const char *path, unsigned long flags)
+{
+	if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | flags, NULL) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -errno;
+	struct statvfs sv;
+	if (statvfs(path, &sv) < 0)
+		return -errno;
+	unsigned long locked = sv.f_flag & (ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOATIME | ST_NODIRATIME | ST_RELATIME);
+	if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | flags | locked, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int do_mask(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISDIR(st.st_mode)) {
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
+			return -errno;
+	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+		return -errno;
+	}
+	return 0;
+}
+
+static int do_mount_setattr(const char *path, uint64_t set, uint64_t clr, uint64_t prop, uint64_t recursive)
+{
+	struct {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = {set, clr, prop, 0};
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+	unsigned flags = recursive ? 0x8000 /* AT_RECURSIVE */ : 0;
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof(attr)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Mirror the init's fate in stage 0, so `tsrun run` sees the container's
+ * exit code: its status, or 128+signal when a signal killed it. */
+static void __attribute__((noreturn)) relay(pid_t child)
+{
+	/* Signals for the container are forwarded by tsrun to the init itself;
+	 * a terminal's ^C must not kill the relay before the init is done. */
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_IGN);
+	int ws;
+	for (;;) {
+		pid_t r = waitpid(child, &ws, 0);
+		if (r == child)
+			break;
+		if (r < 0 && errno != EINTR)
+			_exit(255);
+	}
+	if (WIFEXITED(ws))
+		_exit(WEXITSTATUS(ws));
+	_exit(128 + WTERMSIG(ws));
+}
+
+static pid_t do_clone(uint64_t flags)
+{
+	struct clone_args ca;
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = flags;
+	ca.exit_signal = SIGCHLD;
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+/* ---------- the step loop ---------- */
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "tsrun-init: this program is started by tsrun, not by hand\n");
+		return 2;
+	}
+	if (!is_sealed_self())
+		reexec_sealed(argv);
+
+	/* Not dumpable while we hold host resources: no ptrace, no /proc/<pid>/
+	 * access from the container until execve resets it. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	ctrl_fd = atoi(argv[1]);
+	for (int i = 0; i < MAX_SLOTS; i++)
+		slots[i] = -1;
+
+	uint32_t plan_len;
+	if (read_full(ctrl_fd, &plan_len, 4) < 0 || plan_len > (64u << 20))
+		return 2;
+	uint8_t *plan = malloc(plan_len);
+	if (!plan || read_full(ctrl_fd, plan, plan_len) < 0)
+		return 2;
+
+	struct cursor top = {plan, plan + plan_len, 0};
+	uint32_t step = 0;
+	while (top.p < top.end) {
+		uint32_t op = get_u32(&top);
+		uint32_t len = get_u32(&top);
+		if (top.bad || (size_t)(top.end - top.p) < len)
+			fail(step, EINVAL, 0);
+		struct cursor c = {top.p, top.p + len, 0};
+		top.p += len;
+		int r = 0;
+		uint32_t aux = 0;
+		int tfd = -1;
+
+		switch (op) {
+		case OP_SETNS: {
+			const char *path = get_str(&c, NULL);
+			int nstype = (int)get_u64(&c);
+			if (c.bad)
+				break;
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, nstype) < 0)
+				r = -errno;
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		case OP_UNSHARE: {
+			int flags = (int)get_u64(&c);
+			if (!c.bad && unshare(flags) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_WRITE_FILE: {
+			uint32_t n;
+			const char *path = get_str(&c, NULL);
+			const char *data = get_str(&c, &n);
+			if (c.bad)
+				break;
+			int fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, data, n) != (ssize_t)n)
+				r = -errno;
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		case OP_MKFIFO: {
+			const char *path = get_str(&c, NULL);
+			mode_t mode = (mode_t)get_u64(&c);
+			uid_t uid = (uid_t)get_u64(&c);
+			gid_t gid = (gid_t)get_u64(&c);
+			if (c.bad)
+				break;
+			if (mkfifo(path, 0) < 0 || chmod(path, mode) < 0 || chown(path, uid, gid) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_CLONE: {
+			uint64_t flags = get_u64(&c);
+			uint64_t relay_mode = get_u64(&c);
+			if (c.bad)
+				break;
+			pid_t pid = do_clone(flags);
+			if (pid < 0) {
+				r = -errno;
+				break;
+			}
+			if (pid > 0) {
+				send_msg(MSG_PID, step, 0, (uint32_t)pid);
+				if (relay_mode) {
+					close(ctrl_fd);
+					relay(pid);
+				}
+				_exit(0);
+			}
+			break;
+		}
+		case OP_WAIT_GO: {
+			struct msg m;
+			if (read_full(ctrl_fd, &m, sizeof(m)) < 0 || m.type != MSG_GO) {
+				/* The parent went away or refused: give up quietly. */
+				_exit(1);
+			}
+			if (m.val > 0) {
+				go_payload = malloc(m.val);
+				if (!go_payload || read_full(ctrl_fd, go_payload, m.val) < 0)
+					_exit(1);
+				go_payload_len = m.val;
+			}
+			break;
+		}
+		case OP_SETID: {
+			uid_t uid = (uid_t)get_u64(&c);
+			gid_t gid = (gid_t)get_u64(&c);
+			if (c.bad)
+				break;
+			if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_SETSID:
+			if (setsid() < 0)
+				r = -errno;
+			break;
+		case OP_SET_DUMPABLE: {
+			uint64_t v = get_u64(&c);
+			if (!c.bad && prctl(PR_SET_DUMPABLE, (unsigned long)v, 0, 0, 0) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_MOUNT: {
+			const char *src = get_str(&c, NULL);
+			const char *target = get_str(&c, NULL);
+			const char *fstype = get_str(&c, NULL);
+			unsigned long flags = (unsigned long)get_u64(&c);
+			const char *data = get_str(&c, NULL);
+			unsigned tflags = (unsigned)get_u64(&c);
+			if (c.bad)
+				break;
+			char tpath[4200];
+			int sfd = -1;
+			char spath[64];
+			if ((tflags & T_SRC_IN_ROOT) && src[0]) {
+				sfd = resolve_in_root(slots[ROOT_SLOT], src, 0);
+				if (sfd < 0) {
+					r = (sfd == -ENOENT && (tflags & T_IGNORE_ENOENT)) ? 0 : sfd;
+					break;
+				}
+				fd_path(sfd, spath, sizeof(spath));
+				src = spath;
+			}
+			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
+			if (r == 0 && mount(src[0] ? src : NULL, tpath, fstype[0] ? fstype : NULL, flags, data[0] ? data : NULL) < 0)
+				r = -errno;
+			if (r == -ENOENT && (tflags & T_IGNORE_ENOENT))
+				r = 0;
+			if (sfd >= 0)
+				close(sfd);
+			break;
+		}
+		case OP_REMOUNT: {
+			const char *target = get_str(&c, NULL);
+			unsigned long flags = (unsigned long)get_u64(&c);
+			unsigned tflags = (unsigned)get_u64(&c);
+			if (c.bad)
+				break;
+			char tpath[4200];
+			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
+			if (r == 0)
+				r = do_remount(tpath, flags);
+			if (r == -ENOENT && (tflags & T_IGNORE_ENOENT))
+				r = 0;
+			break;
+		}
+		case OP_MOUNT_SETATTR: {
+			const char *target = get_str(&c, NULL);
+			uint64_t set = get_u64(&c), clr = get_u64(&c), prop = get_u64(&c), rec = get_u64(&c);
+			unsigned tflags = (unsigned)get_u64(&c);
+			if (c.bad)
+				break;
+			char tpath[4200];
+			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
+			if (r == 0)
+				r = do_mount_setattr(tpath, set, clr, prop, rec);
+			break;
+		}
+		case OP_MASK: {
+			const char *path = get_str(&c, NULL);
+			if (!c.bad)
+				r = do_mask(path);
+			break;
+		}
+		case OP_MKNOD: {
+			const char *path = get_str(&c, NULL);
+			mode_t mode = (mode_t)get_u64(&c);
+			dev_t dev = (dev_t)get_u64(&c);
+			uid_t uid = (uid_t)get_u64(&c);
+			gid_t gid = (gid_t)get_u64(&c);
+			if (c.bad)
+				break;
+			/* Create it in its (resolved) parent directory. */
+			const char *slash = strrchr(path, '/');
+			char dir[4096];
+			size_t dl = slash ? (size_t)(slash - path) : 0;
+			if (dl >= sizeof(dir)) {
+				r = -ENAMETOOLONG;
+				break;
+			}
+			memcpy(dir, path, dl);
+			dir[dl] = '\0';
+			int dfd = resolve_in_root(slots[ROOT_SLOT], dir, T_MKDIR);
+			if (dfd < 0) {
+				r = dfd;
+				break;
+			}
+			/* O_PATH fds cannot be used with mknodat; reopen the directory. */
+			char dpath[64];
+			fd_path(dfd, dpath, sizeof(dpath));
+			int real = open(dpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+			close(dfd);
+			if (real < 0) {
+				r = -errno;
+				break;
+			}
+			const char *name = slash ? slash + 1 : path;
+			unlinkat(real, name, 0);
+			if (mknodat(real, name, mode, dev) < 0 || fchownat(real, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    fchmodat(real, name, mode & 07777, 0) < 0)
+				r = -errno;
+			close(real);
+			break;
+		}
+		case OP_SYMLINK: {
+			const char *target = get_str(&c, NULL);
+			const char *link = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			if (symlink(target, link) < 0 && errno != EEXIST)
+				r = -errno;
+			break;
+		}
+		case OP_SET_ROOT: {
+			const char *path = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0) {
+				r = -errno;
+				break;
+			}
+			if (slots[ROOT_SLOT] >= 0)
+				close(slots[ROOT_SLOT]);
+			slots[ROOT_SLOT] = fd;
+			proc_fd_ok = -1;
+			break;
+		}
+		case OP_PIVOT_ROOT: {
+			const char *root = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			/* pivot_root(".", "."): the old root ends up stacked under the
+			 * new one, and is detached right away without a temp directory.
+			 * Make it a slave first so the unmount does not reach the host. */
+			if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+			    mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+				r = -errno;
+			break;
+		}
+		case OP_MOVE_ROOT: {
+			const char *root = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			if (chdir(root) < 0 || mount(root, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+				r = -errno;
+			break;
+		}
+		case OP_SETHOSTNAME:
+		case OP_SETDOMAINNAME: {
+			uint32_t n;
+			const char *name = get_str(&c, &n);
+			if (c.bad)
+				break;
+			if ((op == OP_SETHOSTNAME ? sethostname(name, n) : setdomainname(name, n)) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_RLIMIT: {
+			int res = (int)get_u64(&c);
+			struct rlimit rl = {.rlim_cur = get_u64(&c), .rlim_max = get_u64(&c)};
+			if (!c.bad && setrlimit(res, &rl) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_HOOK: {
+			const char *path = get_str(&c, NULL);
+			char **args = get_strv(&c);
+			char **env = get_strv(&c);
+			uint64_t timeout = get_u64(&c);
+			if (c.bad)
+				break;
+			r = do_hook(path, args, env, timeout, &aux);
+			free(args);
+			free(env);
+			break;
+		}
+		case OP_OPEN_PATH: {
+			const char *path = get_str(&c, NULL);
+			uint64_t slot = get_u64(&c);
+			int flags = (int)get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS) {
+				c.bad = 1;
+				break;
+			}
+			int fd = open(path, flags | O_CLOEXEC);
+			if (fd < 0)
+				r = -errno;
+			else
+				slots[slot] = fd;
+			break;
+		}
+		case OP_CONNECT: {
+			const char *path = get_str(&c, NULL);
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS) {
+				c.bad = 1;
+				break;
+			}
+			struct sockaddr_un sa = {.sun_family = AF_UNIX};
+			if (strlen(path) >= sizeof(sa.sun_path)) {
+				r = -ENAMETOOLONG;
+				break;
+			}
+			strcpy(sa.sun_path, path);
+			int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+				r = -errno;
+				if (fd >= 0)
+					close(fd);
+			} else {
+				slots[slot] = fd;
+			}
+			break;
+		}
+		case OP_CONSOLE: {
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS) {
+				c.bad = 1;
+				break;
+			}
+			r = do_console(slots[slot]);
+			slots[slot] = -1;
+			break;
+		}
+		case OP_EXEC_CHECK: {
+			char **cands = get_strv(&c);
+			if (c.bad)
+				break;
+			r = -ENOENT;
+			for (char **p = cands; *p; p++) {
+				struct stat st;
+				if (stat(*p, &st) == 0 && S_ISREG(st.st_mode)) {
+					if (access(*p, X_OK) == 0) {
+						exec_path = *p;
+						r = 0;
+						break;
+					}
+					r = -EACCES;
+				}
+			}
+			/* cands itself stays allocated: exec_path points into the plan. */
+			break;
+		}
+		case OP_READY:
+			send_msg(MSG_READY, step, 0, 0);
+			close(ctrl_fd);
+			ctrl_fd = -1;
+			break;
+		case OP_FIFO: {
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS) {
+				c.bad = 1;
+				break;
+			}
+			char path[64];
+			fd_path(slots[slot], path, sizeof(path));
+			/* Blocks until `tsrun start` opens the fifo for reading. */
+			int fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, "0", 1) != 1)
+				r = -errno;
+			if (fd >= 0)
+				close(fd);
+			close(slots[slot]);
+			slots[slot] = -1;
+			break;
+		}
+		case OP_NO_NEW_PRIVS:
+			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+				r = -errno;
+			break;
+		case OP_SECCOMP: {
+			uint32_t n = get_u32(&c);
+			if (c.bad || n % sizeof(struct sock_filter) || (size_t)(c.end - c.p) < n) {
+				c.bad = 1;
+				break;
+			}
+			/* Copy: the program must be aligned for the kernel. */
+			struct sock_filter *insns = malloc(n ? n : 1);
+			if (!insns) {
+				r = -ENOMEM;
+				break;
+			}
+			memcpy(insns, c.p, n);
+			c.p += n;
+			uint64_t flags = get_u64(&c);
+			struct sock_fprog prog = {.len = (unsigned short)(n / sizeof(struct sock_filter)), .filter = insns};
+			long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)flags, &prog);
+			if (fd < 0)
+				r = -errno;
+			free(insns);
+			break;
+		}
+		case OP_CAPBSET_DROP: {
+			uint64_t keep = get_u64(&c);
+			uint64_t last = get_u64(&c);
+			if (c.bad)
+				break;
+			for (uint64_t cap = 0; cap <= last && cap < 64; cap++)
+				if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+					r = -errno;
+					break;
+				}
+			break;
+		}
+		case OP_USER: {
+			uid_t uid = (uid_t)get_u64(&c);
+			gid_t gid = (gid_t)get_u64(&c);
+			uint32_t ngroups = get_u32(&c);
+			if (c.bad || ngroups > 65536) {
+				c.bad = 1;
+				break;
+			}
+			gid_t *groups = calloc(ngroups + 1, sizeof(gid_t));
+			for (uint32_t i = 0; groups && i < ngroups; i++)
+				groups[i] = (gid_t)get_u64(&c);
+			uint64_t set_groups = get_u64(&c);
+			if (c.bad || !groups) {
+				free(groups);
+				r = groups ? 0 : -ENOMEM;
+				break;
+			}
+			/* Keep the permitted set across the uid change; OP_CAPSET
+			 * then sets exactly the configured capabilities. */
+			if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || (set_groups && setgroups(ngroups, groups) < 0) ||
+			    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0 || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+				r = -errno;
+			free(groups);
+			break;
+		}
+		case OP_CAPSET: {
+			uint64_t eff = get_u64(&c), perm = get_u64(&c), inh = get_u64(&c), amb = get_u64(&c);
+			if (c.bad)
+				break;
+			if (capset_all(eff, perm, inh) < 0) {
+				r = -errno;
+				break;
+			}
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
+				r = -errno;
+				break;
+			}
+			for (int cap = 0; cap < 64; cap++)
+				if ((amb & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+					r = -errno;
+					break;
+				}
+			break;
+		}
+		case OP_UMASK: {
+			uint64_t m = get_u64(&c);
+			if (!c.bad)
+				umask((mode_t)m);
+			break;
+		}
+		case OP_CHDIR: {
+			const char *path = get_str(&c, NULL);
+			if (!c.bad && chdir(path) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_PERSONALITY: {
+			uint64_t p = get_u64(&c);
+			if (!c.bad && personality((unsigned long)p) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_KEYRING: {
+			const char *name = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			/* A session keyring of our own, so containers do not share the host's. */
+			if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name) < 0 && errno != ENOSYS)
+				r = -errno;
+			break;
+		}
+		case OP_MKDIR: {
+			const char *path = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			int fd = resolve_in_root(slots[ROOT_SLOT], path, T_MKDIR);
+			if (fd < 0)
+				r = fd;
+			else
+				close(fd);
+			break;
+		}
+		case OP_SETPGID_FG:
+			/* Foreground on the inherited terminal without a new session. */
+			if (setpgid(0, 0) < 0)
+				r = -errno;
+			break;
+		case OP_CLOSE_FDS: {
+			unsigned from = (unsigned)get_u64(&c);
+			if (c.bad)
+				break;
+			/* Mark everything from `from` on close-on-exec; slots and the
+			 * control socket then vanish at execve and nothing leaks. */
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+			if (syscall(SYS_close_range, from, ~0u, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_EXEC: {
+			char **args = get_strv(&c);
+			char **env = get_strv(&c);
+			if (c.bad)
+				break;
+			if (!exec_path)
+				exec_path = args[0];
+			execve(exec_path, args, env);
+			r = -errno;
+			break;
+		}
+		default:
+			r = -ENOSYS;
+		}
+		if (tfd >= 0)
+			close(tfd);
+		if (c.bad)
+			fail(step, EINVAL, 0);
+		if (r < 0)
+			fail(step, -r, aux);
+		step++;
+	}
+	/* A plan must end in OP_EXEC (or stage 0's exit). */
+	fail(step, ENOEXEC, 0);
+}

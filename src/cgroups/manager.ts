@@ -1,0 +1,129 @@
+// Places a container in its cgroup on every hierarchy and removes it again.
+// Resource limits build on this (see the cgroups issue); here: create, join,
+// list processes, signal them all, destroy.
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../errors';
+import { type CgroupLayout, type Hierarchy } from './hierarchy';
+
+/** Our own subtree: containers without linux.cgroupsPath go under it. */
+export const DEFAULT_PARENT = '/tsrun';
+
+/** runc's cgroupsPath semantics for the cgroupfs driver: an absolute path is
+ * used as given; a relative one is placed under tsrun's subtree (never under
+ * the calling process's own cgroup, which on a managed host belongs to
+ * someone else). The systemd "slice:prefix:name" form needs the systemd driver. */
+export function resolveCgroupPath(cgroupsPath: string | undefined, id: string): string {
+  if (!cgroupsPath) return `${DEFAULT_PARENT}/${id}`;
+  if (/^[^/]*:[^/]*:[^/]*$/.test(cgroupsPath)) {
+    throw new ConfigError(
+      `config.json: linux.cgroupsPath "${cgroupsPath}" is in systemd's slice:prefix:name form; the systemd cgroup driver is not available (drop --systemd-cgroup and use a path)`,
+    );
+  }
+  const clean = cgroupsPath.split('/').filter((p) => p && p !== '.');
+  if (clean.includes('..')) throw new ConfigError(`config.json: linux.cgroupsPath "${cgroupsPath}" must not contain ".."`);
+  return cgroupsPath.startsWith('/') ? '/' + clean.join('/') : `${DEFAULT_PARENT}/${clean.join('/')}`;
+}
+
+export class CgroupManager {
+  constructor(
+    readonly layout: CgroupLayout,
+    readonly path: string,
+  ) {}
+
+  /** Host directories of the container's cgroup, one per hierarchy we manage. */
+  dirs(): { h: Hierarchy; dir: string }[] {
+    return this.layout.hierarchies.map((h) => ({ h, dir: join(h.mountpoint, this.path) }));
+  }
+
+  create(): void {
+    for (const { h, dir } of this.dirs()) {
+      if (h.version === 1 && h.controllers.includes('cpuset')) mkdirCpuset(h.mountpoint, this.path);
+      else mkdirSync(dir, { recursive: true });
+    }
+  }
+
+  /** Moves a process into the container's cgroup on every hierarchy. */
+  join(pid: number): void {
+    for (const { dir } of this.dirs()) writeFileSync(join(dir, 'cgroup.procs'), `${pid}\n`);
+  }
+
+  /** The pids in the container's cgroup (from the first hierarchy that has it). */
+  pids(): number[] {
+    const preferred = [...this.dirs()].sort((a, b) => rank(a.h) - rank(b.h));
+    for (const { dir } of preferred) {
+      try {
+        return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map(Number);
+      } catch {
+        continue;
+      }
+    }
+    return [];
+  }
+
+  /** Sends a signal to every process in the cgroup. */
+  signalAll(signal: number): void {
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Kills whatever is left and removes the directories (children first). */
+  async destroy(): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      this.signalAll(9);
+      let busy = false;
+      for (const { dir } of this.dirs()) {
+        if (!existsSync(dir)) continue;
+        try {
+          removeTree(dir);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EBUSY') throw e;
+          busy = true;
+        }
+      }
+      if (!busy) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  exists(): boolean {
+    return this.dirs().some(({ dir }) => existsSync(dir));
+  }
+}
+
+function rank(h: Hierarchy): number {
+  if (h.version === 1 && h.controllers.includes('pids')) return 0;
+  if (h.version === 1 && h.controllers.includes('freezer')) return 1;
+  return 2;
+}
+
+function removeTree(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) removeTree(join(dir, entry.name));
+  }
+  rmdirSync(dir);
+}
+
+/** v1 cpuset refuses tasks until cpus and mems are set: copy them down level by level. */
+function mkdirCpuset(mountpoint: string, path: string): void {
+  let cur = mountpoint;
+  for (const part of path.split('/').filter(Boolean)) {
+    const next = join(cur, part);
+    if (!existsSync(next)) {
+      mkdirSync(next);
+    }
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+      const mine = readFileSync(join(next, f), 'utf8').trim();
+      if (!mine) writeFileSync(join(next, f), readFileSync(join(cur, f), 'utf8').trim());
+    }
+    cur = next;
+  }
+}

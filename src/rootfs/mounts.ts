@@ -1,0 +1,166 @@
+// config.json's root, mounts, devices, masked and read-only paths, turned
+// into plan steps. Every mount target is resolved by the native side inside
+// the rootfs (openat2 RESOLVE_IN_ROOT), so symlinks cannot lead to the host.
+import { statSync } from 'node:fs';
+import { basename, isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../errors';
+import type { Mount, Spec } from '../oci/types';
+import { Op, type Plan, str, T, u64 } from '../runtime/plan';
+import type { CgroupLayout } from '../cgroups/hierarchy';
+import {
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_PRIVATE,
+  MS_RDONLY,
+  MS_REC,
+  MS_SHARED,
+  MS_SLAVE,
+  MS_UNBINDABLE,
+  parseMountOptions,
+} from './options';
+import { addDeviceSteps, addDevSymlinkSteps } from './devices';
+
+export interface RootfsContext {
+  spec: Spec;
+  bundle: string;
+  /** Absolute host path of the root filesystem. */
+  rootfs: string;
+  /** The container has a new user namespace (device nodes must be bind mounts). */
+  userns: boolean;
+  noPivot: boolean;
+  cgroups: CgroupLayout;
+  cgroupPath: string;
+  newCgroupns: boolean;
+}
+
+const PROPAGATION: Record<string, number> = {
+  private: MS_PRIVATE,
+  shared: MS_SHARED,
+  slave: MS_SLAVE,
+  unbindable: MS_UNBINDABLE,
+};
+
+/** Steps up to and including pivot_root, in the container's new mount namespace. */
+export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (plan: Plan) => void): void {
+  const { spec, rootfs } = ctx;
+  // Keep our mounts from leaking back to the host, and the host's from
+  // reaching us unless rootfsPropagation asks for it.
+  const rootProp = spec.linux?.rootfsPropagation;
+  const propFlag = (rootProp ? PROPAGATION[rootProp]! : MS_SLAVE) | MS_REC;
+  plan.add(Op.MOUNT, `make / ${rootProp ?? 'slave'} (rootfsPropagation)`, str(''), str('/'), str(''), u64(propFlag), str(''), u64(0));
+  plan.add(Op.MOUNT, `bind mount the rootfs ${rootfs} onto itself`, str(rootfs), str(rootfs), str(''), u64(MS_BIND | MS_REC), str(''), u64(0));
+  plan.add(Op.SET_ROOT, `open the rootfs ${rootfs}`, str(rootfs));
+
+  const mounts = spec.mounts ?? [];
+  for (const m of mounts) addMount(plan, ctx, m);
+  const devIsBound = mounts.some((m) => normDest(m.destination) === '/dev' && isBind(m));
+  if (!devIsBound) addDeviceSteps(plan, spec, ctx.userns);
+
+  beforePivot(plan);
+
+  if (ctx.noPivot) {
+    plan.add(Op.MOVE_ROOT, `move the rootfs to / (--no-pivot)`, str(rootfs));
+  } else {
+    plan.add(Op.PIVOT_ROOT, `pivot_root into ${rootfs}`, str(rootfs));
+  }
+  plan.add(Op.SET_ROOT, 'open the new root', str('/'));
+  if (!devIsBound) addDevSymlinkSteps(plan);
+  // A private /: propagation settings are for the container's own mounts.
+  if (rootProp) plan.add(Op.MOUNT, `make / ${rootProp}`, str(''), str('/'), str(''), u64(PROPAGATION[rootProp]! | MS_REC), str(''), u64(0));
+}
+
+/** Steps after pivot_root: read-only and masked paths, read-only root. */
+export function addRootfsFinishSteps(plan: Plan, spec: Spec): void {
+  for (const p of spec.linux?.readonlyPaths ?? []) {
+    const flags = T.IN_ROOT | T.IGNORE_ENOENT;
+    plan.add(Op.MOUNT, `bind ${p} read-only (readonlyPaths)`, str(p), str(p), str(''), u64(MS_BIND | MS_REC), str(''), u64(flags | T.SRC_IN_ROOT));
+    plan.add(Op.REMOUNT, `remount ${p} read-only (readonlyPaths)`, str(p), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(flags));
+  }
+  for (const p of spec.linux?.maskedPaths ?? []) {
+    plan.add(Op.MASK, `mask ${p} (maskedPaths)`, str(p));
+  }
+  if (spec.root?.readonly) {
+    plan.add(Op.REMOUNT, 'remount the root read-only (root.readonly)', str('/'), u64(MS_RDONLY), u64(0));
+  }
+}
+
+function normDest(d: string): string {
+  const parts = d.split('/').filter((p) => p && p !== '.');
+  return '/' + parts.join('/');
+}
+
+function isBind(m: Mount): boolean {
+  return m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind');
+}
+
+function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
+  const dest = normDest(m.destination);
+  if (dest === '/') throw new ConfigError(`config.json: mount destination "${m.destination}" cannot be the root`);
+  if (dest.split('/').includes('..')) throw new ConfigError(`config.json: mount destination "${m.destination}" must not contain ".."`);
+  const o = parseMountOptions(m.options);
+  if (o.idmap || m.uidMappings || m.gidMappings) {
+    throw new ConfigError(`config.json: mount ${dest}: id-mapped mounts are not supported yet`);
+  }
+  if (o.tmpcopyup) throw new ConfigError(`config.json: mount ${dest}: the tmpcopyup option is not supported yet`);
+  const data = o.data.join(',');
+  const type = m.type ?? '';
+
+  if (type === 'cgroup' || type === 'cgroup2') {
+    addCgroupMount(plan, ctx, dest, o.flags);
+  } else if (o.bind || type === 'bind') {
+    const source = m.source ?? '';
+    if (!source) throw new ConfigError(`config.json: bind mount ${dest} needs a source`);
+    const src = isAbsolute(source) ? source : resolve(ctx.bundle, source);
+    let isDir = true;
+    try {
+      isDir = statSync(src).isDirectory();
+    } catch (e) {
+      throw new ConfigError(`config.json: bind mount source ${src} for ${dest}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+    const mk = isDir ? T.MKDIR : T.MKDIR | T.MKFILE;
+    plan.add(Op.MOUNT, `bind mount ${src} on ${dest}`, str(src), str(dest), str(''), u64(MS_BIND | (o.recursive ? MS_REC : 0)), str(''), u64(T.IN_ROOT | mk));
+    const extra = o.flags & ~(MS_BIND | MS_REC);
+    if (extra) plan.add(Op.REMOUNT, `remount ${dest} with its options`, str(dest), u64(extra), u64(T.IN_ROOT));
+  } else {
+    const source = m.source ?? type;
+    plan.add(Op.MOUNT, `mount ${type || 'none'} on ${dest}`, str(source), str(dest), str(type), u64(o.flags), str(data), u64(T.IN_ROOT | T.MKDIR));
+  }
+  for (const p of o.propagation) {
+    plan.add(Op.MOUNT, `set propagation of ${dest}`, str(''), str(dest), str(''), u64(p), str(''), u64(T.IN_ROOT));
+  }
+  if (o.recAttrSet || o.recAttrClear) {
+    plan.add(Op.MOUNT_SETATTR, `set recursive attributes on ${dest}`, str(dest), u64(o.recAttrSet), u64(o.recAttrClear), u64(0), u64(1), u64(T.IN_ROOT));
+  }
+}
+
+/** /sys/fs/cgroup inside: the unified tree, or on v1/hybrid hosts a tmpfs with
+ * one directory per hierarchy. With a new cgroup namespace each is a fresh
+ * cgroup mount showing the container's cgroup as "/"; without one, the
+ * container's own cgroup directories are bind mounted. */
+function addCgroupMount(plan: Plan, ctx: RootfsContext, dest: string, flags: number): void {
+  const mountFlags = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  const fsMount = (h: { version: 1 | 2; controllers: string[]; mountpoint: string }, target: string) => {
+    if (ctx.newCgroupns) {
+      const fstype = h.version === 2 ? 'cgroup2' : 'cgroup';
+      const data = h.version === 2 ? '' : h.controllers.join(',');
+      plan.add(Op.MOUNT, `mount ${fstype} on ${target}`, str(fstype), str(target), str(fstype), u64(mountFlags), str(data), u64(T.IN_ROOT | T.MKDIR));
+    } else {
+      const src = `${h.mountpoint}${ctx.cgroupPath}`;
+      plan.add(Op.MOUNT, `bind mount ${src} on ${target}`, str(src), str(target), str(''), u64(MS_BIND | MS_REC), str(''), u64(T.IN_ROOT | T.MKDIR));
+      if (mountFlags) plan.add(Op.REMOUNT, `remount ${target} with its options`, str(target), u64(mountFlags), u64(T.IN_ROOT));
+    }
+  };
+  const layout = ctx.cgroups;
+  if (layout.mode === 'unified') {
+    fsMount(layout.hierarchies[0]!, dest);
+    return;
+  }
+  plan.add(Op.MOUNT, `mount tmpfs on ${dest}`, str('tmpfs'), str(dest), str('tmpfs'), u64(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), u64(T.IN_ROOT | T.MKDIR));
+  for (const h of layout.hierarchies) fsMount(h, `${dest}/${basename(h.mountpoint)}`);
+  if (flags & MS_RDONLY) {
+    plan.add(Op.REMOUNT, `remount ${dest} read-only`, str(dest), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(T.IN_ROOT));
+  }
+}
+

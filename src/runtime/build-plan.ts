@@ -1,0 +1,141 @@
+// config.json -> the ordered steps of the native init. Every decision about
+// what the container gets is made here; the native side only executes.
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors';
+import type { Spec } from '../oci/types';
+import type { CgroupLayout } from '../cgroups/hierarchy';
+import { CLONE, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
+import { addRootfsFinishSteps, addRootfsSteps } from '../rootfs/mounts';
+import { addHookSteps } from './hooks';
+import { Op, Plan, Slot, str, u64 } from './plan';
+import { addChdirStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets } from './process';
+
+export interface PlanInput {
+  spec: Spec;
+  bundle: string;
+  rootfs: string;
+  /** The exec fifo that `start` opens; absent for a process started right away. */
+  fifo?: string;
+  consoleSocket?: string;
+  preserveFds: number;
+  noPivot: boolean;
+  noNewKeyring: boolean;
+  /** Stage 0 waits for the init and exits with its status (`run` in the foreground). */
+  relay: boolean;
+  id: string;
+  cgroups: CgroupLayout;
+  cgroupPath: string;
+  warn: (msg: string) => void;
+  /** Seccomp program compiled elsewhere (src/seccomp). */
+  seccomp?: { program: Buffer; flags: number };
+}
+
+const PER_LINUX = 0x0000;
+const PER_LINUX32 = 0x0008;
+
+let lastCapCache: number | undefined;
+function lastCap(): number {
+  // Read once per process: the kernel's value never changes while we run.
+  lastCapCache ??= Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  return lastCapCache;
+}
+
+export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan } {
+  const { spec } = input;
+  const proc = spec.process;
+  if (!proc) throw new ConfigError('config.json: process is required to create a container');
+  if (!proc.args || proc.args.length === 0) throw new ConfigError('config.json: process.args must not be empty');
+  if (proc.terminal && !input.consoleSocket) {
+    throw new ConfigError('process.terminal is true: --console-socket is required to receive the terminal');
+  }
+  if (!proc.terminal && input.consoleSocket) {
+    throw new ConfigError('--console-socket is only used when process.terminal is true');
+  }
+  const ns = planNamespaces(spec);
+  checkNamespaceConfig(spec, ns);
+  const linux = spec.linux ?? {};
+  const userns = ns.isNew('user');
+  const plan = new Plan();
+
+  // ---- stage 0: host side ----
+  if (input.fifo) {
+    const hostUid = mapToHost(linux.uidMappings, proc.user.uid) ?? 0;
+    const hostGid = mapToHost(linux.gidMappings, proc.user.gid) ?? 0;
+    plan.add(Op.MKFIFO, `create the exec fifo ${input.fifo}`, str(input.fifo), u64(0o622), u64(hostUid), u64(hostGid));
+  }
+  for (const j of ns.joins) plan.add(Op.SETNS, `join the ${j.type} namespace ${j.path}`, str(j.path), u64(j.flag));
+  if (ns.newTimens) {
+    plan.add(Op.UNSHARE, 'create a time namespace', u64(CLONE.NEWTIME));
+    const text = timeOffsetsText(spec);
+    if (text) plan.add(Op.WRITE_FILE, 'set the time namespace offsets', str('/proc/self/timens_offsets'), str(text));
+  }
+  plan.add(Op.CLONE, 'create the container init with its namespaces', u64(ns.cloneFlags), u64(input.relay ? 1 : 0));
+
+  // ---- the init: waits for the runtime to map ids, set cgroups, run hooks ----
+  plan.add(Op.WAIT_GO, 'wait for the runtime');
+  if (userns) {
+    const rootUid = mapToHost(linux.uidMappings, 0);
+    const rootGid = mapToHost(linux.gidMappings, 0);
+    if (rootUid !== undefined && rootGid !== undefined) plan.add(Op.SETID, 'become root in the user namespace', u64(0), u64(0));
+  }
+  if (input.fifo) plan.add(Op.OPEN_PATH, 'open the exec fifo', str(input.fifo), u64(Slot.FIFO), u64(0o10000000 /* O_PATH */));
+  if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
+  if (ns.newCgroupns) plan.add(Op.UNSHARE, 'create a cgroup namespace', u64(CLONE.NEWCGROUP));
+  if (!input.noNewKeyring) plan.add(Op.KEYRING, 'join a new session keyring', str(input.id));
+  if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
+
+  addRootfsSteps(
+    plan,
+    {
+      spec,
+      bundle: input.bundle,
+      rootfs: input.rootfs,
+      userns,
+      noPivot: input.noPivot,
+      cgroups: input.cgroups,
+      cgroupPath: input.cgroupPath,
+      newCgroupns: ns.newCgroupns,
+    },
+    (p) => {
+      p.add(Op.MKDIR, `create the working directory ${proc.cwd}`, str(proc.cwd));
+      addHookSteps(p, 'createContainer', spec.hooks?.createContainer);
+    },
+  );
+  addRootfsFinishSteps(plan, spec);
+
+  if (spec.hostname !== undefined) plan.add(Op.SETHOSTNAME, `set the hostname to "${spec.hostname}"`, str(spec.hostname));
+  if (spec.domainname !== undefined) plan.add(Op.SETDOMAINNAME, `set the domainname to "${spec.domainname}"`, str(spec.domainname));
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
+    plan.add(Op.WRITE_FILE, `set sysctl ${key}=${value}`, str(`/proc/sys/${key.replace(/\./g, '/')}`), str(value));
+  }
+  if (proc.oomScoreAdj !== undefined) {
+    plan.add(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, str('/proc/self/oom_score_adj'), str(String(proc.oomScoreAdj)));
+  }
+  if (input.consoleSocket) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
+
+  plan.add(Op.UMASK, 'set the umask', u64(proc.user.umask ?? 0o022));
+  addRlimitSteps(plan, proc);
+  if (linux.personality) {
+    const domain = linux.personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
+    plan.add(Op.PERSONALITY, `set the personality to ${linux.personality.domain}`, u64(domain));
+  }
+  if (proc.noNewPrivileges) plan.add(Op.NO_NEW_PRIVS, 'set no_new_privs');
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+  if (input.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, input.seccomp);
+  const caps = capSets(proc.capabilities, lastCap(), input.warn);
+  addIdentitySteps(plan, proc, caps, lastCap(), true);
+  addChdirStep(plan, proc);
+  addExecCheckStep(plan, proc);
+  plan.add(Op.READY, 'report ready');
+  if (input.fifo) plan.add(Op.FIFO, 'wait for start', u64(Slot.FIFO));
+  // With no_new_privs the filter can be loaded last, right before execve.
+  if (input.seccomp && proc.noNewPrivileges) addSeccompStep(plan, input.seccomp);
+  addHookSteps(plan, 'startContainer', spec.hooks?.startContainer);
+  plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + input.preserveFds));
+  addFinalExecStep(plan, proc);
+  return { plan, ns };
+}
+
+function addSeccompStep(plan: Plan, s: { program: Buffer; flags: number }): void {
+  plan.add(Op.SECCOMP, 'load the seccomp filter', { bytes: s.program }, u64(s.flags));
+}

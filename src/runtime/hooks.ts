@@ -1,0 +1,69 @@
+// Hooks that run in the runtime's namespace (prestart, createRuntime,
+// poststart, poststop) are started from here; createContainer and
+// startContainer run inside the container and are plan steps instead.
+import { spawn } from 'node:child_process';
+import { HookError } from '../errors';
+import type { Hook, HookName, State } from '../oci/types';
+import { Op, type Plan, str, strv, u64 } from './plan';
+
+function envObject(env: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of env ?? []) {
+    const i = kv.indexOf('=');
+    if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+export function runHook(name: HookName, index: number, hook: Hook, state: State): Promise<void> {
+  const label = `${name} hook #${index} (${hook.path})`;
+  return new Promise((resolve, reject) => {
+    const args = hook.args ?? [hook.path];
+    const child = spawn(hook.path, args.slice(1), {
+      argv0: args[0] ?? hook.path,
+      env: envObject(hook.env),
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
+    let timer: NodeJS.Timeout | undefined;
+    if (hook.timeout && hook.timeout > 0) {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new HookError(`${label} timed out after ${hook.timeout}s`));
+      }, hook.timeout * 1000);
+    }
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new HookError(`${label} could not be run: ${e.message}`));
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new HookError(`${label} failed: ${signal ? `killed by ${signal}` : `exit status ${code}`}`));
+    });
+    child.stdin!.on('error', () => {}); // a hook need not read its stdin
+    child.stdin!.end(JSON.stringify(state));
+  });
+}
+
+/** Runs a phase's hooks in order; the first failure is thrown. */
+export async function runHooks(name: HookName, hooks: Hook[] | undefined, state: State): Promise<void> {
+  for (const [i, h] of (hooks ?? []).entries()) await runHook(name, i, h, state);
+}
+
+/** For hooks whose failure the spec says to log and ignore (poststart, poststop). */
+export async function runHooksWarn(name: HookName, hooks: Hook[] | undefined, state: State, warn: (msg: string) => void): Promise<void> {
+  for (const [i, h] of (hooks ?? []).entries()) {
+    try {
+      await runHook(name, i, h, state);
+    } catch (e) {
+      warn((e as Error).message);
+    }
+  }
+}
+
+/** Hooks run by the init itself, inside the container's namespaces. */
+export function addHookSteps(plan: Plan, name: HookName, hooks: Hook[] | undefined): void {
+  for (const [i, h] of (hooks ?? []).entries()) {
+    plan.add(Op.HOOK, `run ${name} hook #${i} (${h.path})`, str(h.path), strv(h.args ?? [h.path]), strv(h.env ?? []), u64(h.timeout ?? 0));
+  }
+}

@@ -1,0 +1,165 @@
+// Starts the native init with a plan and speaks its control protocol:
+//   Node -> init: the plan; later GO (+ the state JSON hooks get on stdin)
+//   init -> Node: PID (from stage 0), then READY or ERROR(step, errno)
+import { spawn, type ChildProcess, type IOType } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { HookError, InitError, TsrunError } from '../errors';
+import { Msg, Op, type Plan } from './plan';
+
+const MSG_SIZE = 16;
+
+/** The native init binary, built by `npm install` from native/tsrun-init.c. */
+export function initBinary(): string {
+  const override = process.env.TSRUN_INIT;
+  if (override) return override;
+  // dist/tsrun.js, src/runtime/launcher.ts: look upwards for native/build.
+  for (const rel of ['../native/build/tsrun-init', '../../native/build/tsrun-init']) {
+    const p = join(__dirname, rel);
+    if (existsSync(p)) return p;
+  }
+  throw new TsrunError('the native init is not built: run `npm install` (or `make -C native`) in the tsrun checkout');
+}
+
+export type StdioEntry = IOType | number;
+
+export interface LaunchOptions {
+  /** stdin, stdout, stderr for the container (file descriptors or 'inherit'/'ignore'). */
+  stdio: [StdioEntry, StdioEntry, StdioEntry];
+  /** Extra fds 3..3+n-1 passed through to the container (--preserve-fds). */
+  preserveFds: number;
+  /** Called with the init's host pid before it may continue; returns the GO payload. */
+  onPid: (pid: number) => Promise<Buffer>;
+}
+
+export interface Launched {
+  pid: number;
+  /** Stage 0: in relay mode it exits with the container's exit status. */
+  stage0: ChildProcess;
+  /** Resolves with stage 0's exit code (relay mode: the container's). */
+  exited: Promise<number>;
+}
+
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+
+function errnoText(errno: number): string {
+  const name = errnoNames.get(errno) ?? `errno ${errno}`;
+  const desc = ERRNO_DESCRIPTIONS[name];
+  return desc ? `${desc} (${name})` : name;
+}
+
+const ERRNO_DESCRIPTIONS: Record<string, string> = {
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EEXIST: 'file exists',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EINVAL: 'invalid argument',
+  EBUSY: 'device or resource busy',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+  ENODEV: 'no such device',
+  EXDEV: 'cross-device link (the path leaves the container root)',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  ETIMEDOUT: 'timed out',
+  ENOSYS: 'not implemented by this kernel',
+  ENOEXEC: 'exec format error',
+};
+
+export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launched> {
+  const ctrlIndex = 3 + opts.preserveFds;
+  const stdio: StdioEntry[] = [...opts.stdio];
+  for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
+  stdio.push('pipe'); // a unix socketpair in libuv: our control channel
+  const child = spawn(initBinary(), [String(ctrlIndex)], { stdio, env: {} });
+  const ctrl = child.stdio[ctrlIndex] as Duplex;
+  const exited = new Promise<number>((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? osConstants.signals[signal] ?? 0 : 0)));
+  });
+  child.on('error', () => {});
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (e) => reject(new TsrunError(`cannot start the native init ${initBinary()}: ${e.message}`))),
+  );
+
+  const reader = new MessageReader(ctrl);
+  ctrl.write(plan.encode());
+
+  const fail = (m: { step: number; err: number; val: number }): never => {
+    const what = plan.describe(m.step);
+    if (plan.steps[m.step]?.op === Op.HOOK) {
+      const how = m.err === 110 /* ETIMEDOUT */ ? 'timed out' : `failed (exit status ${m.val >> 8}${m.val & 0x7f ? `, signal ${m.val & 0x7f}` : ''})`;
+      throw new HookError(`${what} ${how}`);
+    }
+    throw new InitError(`${what}: ${errnoText(m.err)}`, what, m.err);
+  };
+
+  const first = await Promise.race([reader.next(), spawnError]);
+  if (!first) {
+    const code = await exited;
+    throw new TsrunError(`the native init exited (status ${code}) before creating the container`);
+  }
+  if (first.type === Msg.ERROR) fail(first);
+  if (first.type !== Msg.PID) throw new TsrunError(`native init protocol error: unexpected message ${first.type}`);
+  const pid = first.val;
+
+  const payload = await opts.onPid(pid);
+  const go = Buffer.alloc(MSG_SIZE);
+  go.writeUInt32LE(Msg.GO, 0);
+  go.writeUInt32LE(payload.length, 12);
+  ctrl.write(Buffer.concat([go, payload]));
+
+  const second = await reader.next();
+  if (!second) throw new TsrunError('the container init exited before it was ready (see its stderr)');
+  if (second.type === Msg.ERROR) fail(second);
+  if (second.type !== Msg.READY) throw new TsrunError(`native init protocol error: unexpected message ${second.type}`);
+  ctrl.destroy();
+  return { pid, stage0: child, exited };
+}
+
+interface Message {
+  type: number;
+  step: number;
+  err: number;
+  val: number;
+}
+
+/** Fixed-size messages from a stream; null at end of stream. */
+class MessageReader {
+  private buf = Buffer.alloc(0);
+  private ended = false;
+  private waiter?: () => void;
+
+  constructor(stream: Duplex) {
+    stream.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.waiter?.();
+    });
+    const end = () => {
+      this.ended = true;
+      this.waiter?.();
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+  }
+
+  async next(): Promise<Message | null> {
+    while (this.buf.length < MSG_SIZE) {
+      if (this.ended) return null;
+      await new Promise<void>((r) => (this.waiter = r));
+      this.waiter = undefined;
+    }
+    const m = {
+      type: this.buf.readUInt32LE(0),
+      step: this.buf.readUInt32LE(4),
+      err: this.buf.readInt32LE(8),
+      val: this.buf.readUInt32LE(12),
+    };
+    this.buf = this.buf.subarray(MSG_SIZE);
+    return m;
+  }
+}

@@ -1,0 +1,104 @@
+// config.json's process section turned into the last plan steps: limits,
+// identity, capabilities, working directory and the program to execute.
+import { ConfigError } from '../errors';
+import { ALL_CAPABILITIES } from '../oci/features';
+import { u64ToBigInt } from '../oci/validate';
+import type { LinuxCapabilities, Process } from '../oci/types';
+import { Op, type Plan, str, strv, u32, u64 } from './plan';
+
+export const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0,
+  RLIMIT_FSIZE: 1,
+  RLIMIT_DATA: 2,
+  RLIMIT_STACK: 3,
+  RLIMIT_CORE: 4,
+  RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7,
+  RLIMIT_MEMLOCK: 8,
+  RLIMIT_AS: 9,
+  RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11,
+  RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13,
+  RLIMIT_RTPRIO: 14,
+  RLIMIT_RTTIME: 15,
+};
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Capability names to a bit mask; unknown names are a config error, names
+ * newer than the host kernel (above cap_last_cap) are skipped with a warning. */
+export function capMask(names: string[] | undefined, lastCap: number, field: string, warn: (msg: string) => void): bigint {
+  let mask = 0n;
+  for (const name of names ?? []) {
+    const bit = (ALL_CAPABILITIES as Record<string, number>)[name];
+    if (bit === undefined) throw new ConfigError(`config.json: ${field}: unknown capability "${name}"`);
+    if (bit > lastCap) {
+      warn(`${field}: capability ${name} is not supported by this kernel, skipped`);
+      continue;
+    }
+    mask |= 1n << BigInt(bit);
+  }
+  return mask;
+}
+
+export interface CapSets {
+  bounding: bigint;
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+  ambient: bigint;
+}
+
+export function capSets(caps: LinuxCapabilities | undefined, lastCap: number, warn: (msg: string) => void): CapSets {
+  const f = (k: keyof LinuxCapabilities) => capMask(caps?.[k], lastCap, `process.capabilities.${k}`, warn);
+  return { bounding: f('bounding'), effective: f('effective'), permitted: f('permitted'), inheritable: f('inheritable'), ambient: f('ambient') };
+}
+
+/** Where execve will look for args[0]: the container's PATH, like execvp. */
+export function execCandidates(proc: Process): string[] {
+  const arg0 = proc.args?.[0];
+  if (!arg0) throw new ConfigError('config.json: process.args must not be empty');
+  if (arg0.includes('/')) return [arg0];
+  const pathVar = (proc.env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  return pathVar.split(':').map((dir) => (dir ? `${dir.replace(/\/+$/, '')}/${arg0}` : arg0));
+}
+
+export function addRlimitSteps(plan: Plan, proc: Process): void {
+  for (const rl of proc.rlimits ?? []) {
+    const res = RLIMITS[rl.type];
+    if (res === undefined) throw new ConfigError(`config.json: process.rlimits: unknown rlimit "${rl.type}"`);
+    if (rl.soft > rl.hard) throw new ConfigError(`config.json: process.rlimits: ${rl.type} soft limit ${rl.soft} is above its hard limit ${rl.hard}`);
+    plan.add(Op.RLIMIT, `set ${rl.type} to ${rl.soft}:${rl.hard}`, u64(res), u64(u64ToBigInt(rl.soft)), u64(u64ToBigInt(rl.hard)));
+  }
+}
+
+export function addIdentitySteps(plan: Plan, proc: Process, caps: CapSets, lastCap: number, setgroupsAllowed: boolean): void {
+  const user = proc.user;
+  plan.add(Op.CAPBSET_DROP, 'drop capabilities from the bounding set', u64(caps.bounding), u64(lastCap));
+  const groups = user.additionalGids ?? [];
+  plan.add(
+    Op.USER,
+    `switch to uid ${user.uid} gid ${user.gid}${groups.length ? ` groups ${groups.join(',')}` : ''}`,
+    u64(user.uid),
+    u64(user.gid),
+    u32(groups.length),
+    ...groups.map((g) => u64(g)),
+    u64(setgroupsAllowed ? 1 : 0),
+  );
+  plan.add(Op.CAPSET, 'set the capability sets', u64(caps.effective), u64(caps.permitted), u64(caps.inheritable), u64(caps.ambient));
+}
+
+export function addChdirStep(plan: Plan, proc: Process): void {
+  plan.add(Op.CHDIR, `change to the working directory ${proc.cwd}`, str(proc.cwd));
+}
+
+export function addExecCheckStep(plan: Plan, proc: Process): void {
+  const arg0 = proc.args?.[0] ?? '';
+  plan.add(Op.EXEC_CHECK, `find the executable "${arg0}" in the container (exec: "${arg0}": executable file not found in $PATH or not executable)`, strv(execCandidates(proc)));
+}
+
+export function addFinalExecStep(plan: Plan, proc: Process): void {
+  plan.add(Op.EXEC, `execute ${JSON.stringify(proc.args)}`, strv(proc.args ?? []), strv(proc.env ?? []));
+}

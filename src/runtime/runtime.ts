@@ -1,0 +1,355 @@
+// The container lifecycle as a library: create, start, run, state, list,
+// kill, delete. The CLI is a thin layer over this; a long-lived process (a
+// shim) can drive many containers through one Runtime.
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
+import { readCgroupLayout } from '../cgroups/hierarchy';
+import { ConfigError, StateError, TsrunError } from '../errors';
+import { idMapText } from '../namespaces';
+import type { ContainerStatus, Spec, State } from '../oci/types';
+import { parseConfig } from '../oci/validate';
+import { buildInitPlan } from './build-plan';
+import { runHooks, runHooksWarn } from './hooks';
+import { validateContainerId } from './id';
+import { launchInit, type StdioEntry } from './launcher';
+import {
+  claimDir,
+  containerDir,
+  DEFAULT_ROOT,
+  deriveStatus,
+  fifoPath,
+  initAlive,
+  listIds,
+  OCI_VERSION,
+  procStat,
+  readState,
+  removeDir,
+  type StoredState,
+  withLock,
+  writeState,
+} from './state';
+
+export interface RuntimeOptions {
+  /** State directory root (runc's --root). */
+  root?: string;
+  /** Where warnings go (the CLI logs them). */
+  warn?: (msg: string) => void;
+  /** --systemd-cgroup: the systemd driver is not available in tsrun. */
+  systemdCgroup?: boolean;
+}
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+  stdio?: [StdioEntry, StdioEntry, StdioEntry];
+}
+
+export type Status = ContainerStatus | 'paused';
+
+/** `tsrun state` output: the spec's state plus runc's extra fields. */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+}
+
+export class Runtime {
+  readonly root: string;
+  private readonly warn: (msg: string) => void;
+
+  constructor(private readonly opts: RuntimeOptions = {}) {
+    this.root = opts.root ?? DEFAULT_ROOT;
+    this.warn = opts.warn ?? (() => {});
+  }
+
+  /** Sets the container up and leaves its init waiting for `start`. */
+  async create(id: string, opts: CreateOptions): Promise<{ pid: number }> {
+    const c = await this.createInternal(id, opts, false);
+    return { pid: c.pid };
+  }
+
+  /** create + start; in the foreground resolves with the exit code (128+signal
+   * when killed) after the container has been deleted (unless keep). */
+  async run(
+    id: string,
+    opts: CreateOptions & { detach?: boolean; keep?: boolean; onStarted?: (pid: number) => void },
+  ): Promise<number> {
+    const c = await this.createInternal(id, opts, !opts.detach);
+    try {
+      await this.start(id);
+    } catch (e) {
+      await this.delete(id, true).catch(() => {});
+      throw e;
+    }
+    if (opts.detach) return 0;
+    opts.onStarted?.(c.pid);
+    const code = await c.exited;
+    if (!opts.keep) await this.delete(id, true);
+    return code;
+  }
+
+  private async createInternal(id: string, opts: CreateOptions, relay: boolean) {
+    validateContainerId(id);
+    if (this.opts.systemdCgroup) {
+      throw new ConfigError('--systemd-cgroup: the systemd cgroup driver is not available in tsrun; use the cgroupfs driver (omit the flag)');
+    }
+    const bundle = resolve(opts.bundle);
+    const spec = loadBundle(bundle);
+    const rootfs = resolve(bundle, spec.root!.path);
+    let rootStat;
+    try {
+      rootStat = statSync(rootfs);
+    } catch {
+      throw new ConfigError(`rootfs ${rootfs} does not exist (root.path in ${join(bundle, 'config.json')})`);
+    }
+    if (!rootStat.isDirectory()) throw new ConfigError(`rootfs ${rootfs} is not a directory`);
+    if (spec.linux?.seccomp) this.warn('linux.seccomp is not enforced yet by this build of tsrun');
+
+    const dir = containerDir(this.root, id);
+    const cgroups = readCgroupLayout();
+    const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
+    const fifo = fifoPath(dir);
+    // Build the whole plan before touching anything: bad config leaves nothing behind.
+    const { plan } = buildInitPlan({
+      spec,
+      bundle,
+      rootfs,
+      fifo,
+      consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      preserveFds: opts.preserveFds ?? 0,
+      noPivot: !!opts.noPivot,
+      noNewKeyring: !!opts.noNewKeyring,
+      relay,
+      id,
+      cgroups,
+      cgroupPath,
+      warn: this.warn,
+    });
+
+    claimDir(this.root, id);
+    const state: StoredState = {
+      ociVersion: OCI_VERSION,
+      id,
+      pid: 0,
+      pidStartTime: 0,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      phase: 'creating',
+      cgroupPath,
+      owner: process.getuid?.() ?? 0,
+      config: spec,
+      annotations: spec.annotations,
+    };
+    const cg = new CgroupManager(cgroups, cgroupPath);
+    try {
+      writeState(dir, state);
+      cg.create();
+      const launched = await launchInit(plan, {
+        stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+        preserveFds: opts.preserveFds ?? 0,
+        onPid: async (pid) => {
+          state.pid = pid;
+          state.pidStartTime = procStat(pid)?.startTime ?? 0;
+          writeState(dir, state);
+          cg.join(pid);
+          const linux = spec.linux ?? {};
+          if (linux.uidMappings?.length) writeFileSync(`/proc/${pid}/uid_map`, idMapText(linux.uidMappings));
+          if (linux.gidMappings?.length) writeFileSync(`/proc/${pid}/gid_map`, idMapText(linux.gidMappings));
+          const hookState = this.hookState(state, 'creating');
+          await runHooks('prestart', spec.hooks?.prestart, hookState);
+          await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
+          return Buffer.from(JSON.stringify(hookState));
+        },
+      });
+      state.phase = 'created';
+      writeState(dir, state);
+      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+      return { pid: launched.pid, exited: launched.exited };
+    } catch (e) {
+      if (state.pid > 0) killQuietly(state.pid, 9);
+      await cg.destroy().catch(() => {});
+      removeDir(dir);
+      throw e;
+    }
+  }
+
+  /** Releases a created container's init to execute the user's program. */
+  async start(id: string): Promise<void> {
+    validateContainerId(id);
+    const dir = containerDir(this.root, id);
+    const st = await withLock(dir, async () => {
+      const st = readState(this.root, id);
+      const status = deriveStatus(dir, st);
+      if (status !== 'created') {
+        throw new StateError(
+          status === 'stopped' ? `cannot start a container that has stopped` : `cannot start a container in the ${status} state`,
+        );
+      }
+      await releaseFifo(fifoPath(dir), st);
+      return st;
+    });
+    await runHooksWarn('poststart', st.config.hooks?.poststart, this.hookState(st, 'running'), this.warn);
+  }
+
+  state(id: string): ContainerState {
+    validateContainerId(id);
+    const st = readState(this.root, id);
+    const status = deriveStatus(containerDir(this.root, id), st);
+    return {
+      ociVersion: st.ociVersion,
+      id: st.id,
+      pid: status === 'stopped' ? 0 : st.pid,
+      status,
+      bundle: st.bundle,
+      rootfs: st.rootfs,
+      created: st.created,
+      owner: ownerName(st.owner),
+      ...(st.annotations && Object.keys(st.annotations).length ? { annotations: st.annotations } : {}),
+    };
+  }
+
+  list(): ContainerState[] {
+    const out: ContainerState[] = [];
+    for (const id of listIds(this.root)) {
+      try {
+        out.push(this.state(id));
+      } catch {
+        // removed while we looked, or not a container directory
+      }
+    }
+    return out;
+  }
+
+  async kill(id: string, signal: number, all = false): Promise<void> {
+    validateContainerId(id);
+    const st = readState(this.root, id);
+    const status = deriveStatus(containerDir(this.root, id), st);
+    if (status === 'stopped') throw new StateError('container not running');
+    if (all) {
+      new CgroupManager(readCgroupLayout(), st.cgroupPath).signalAll(signal);
+      return;
+    }
+    try {
+      process.kill(st.pid, signal);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new StateError('container not running');
+      throw e;
+    }
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    validateContainerId(id);
+    const dir = containerDir(this.root, id);
+    await withLock(dir, async () => {
+      const st = readState(this.root, id);
+      const status = deriveStatus(dir, st);
+      if ((status === 'running' || status === 'paused' || status === 'creating') && !force) {
+        throw new StateError(`cannot delete container ${id} that is not stopped: ${status}`);
+      }
+      if (status !== 'stopped') {
+        killQuietly(st.pid, 9);
+        await waitDead(st);
+      }
+      if (st.cgroupPath) await new CgroupManager(readCgroupLayout(), st.cgroupPath).destroy();
+      await runHooksWarn('poststop', st.config.hooks?.poststop, this.hookState(st, 'stopped'), this.warn);
+      removeDir(dir);
+    });
+  }
+
+  private hookState(st: StoredState, status: ContainerStatus): State {
+    return {
+      ociVersion: OCI_VERSION,
+      id: st.id,
+      status,
+      ...(status !== 'stopped' ? { pid: st.pid } : {}),
+      bundle: st.bundle,
+      annotations: st.annotations ?? {},
+    };
+  }
+}
+
+function loadBundle(bundle: string): Spec {
+  let text: string;
+  const file = join(bundle, 'config.json');
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(existsSync(bundle) ? `bundle ${bundle} has no config.json` : `bundle ${bundle} does not exist`);
+    throw new ConfigError(`cannot read ${file}: ${code}`);
+  }
+  const spec = parseConfig(text, file);
+  if (!spec.root?.path) throw new ConfigError(`${file}: root.path is required`);
+  return spec;
+}
+
+function killQuietly(pid: number, sig: number): void {
+  try {
+    if (pid > 0) process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+async function waitDead(st: StoredState, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (initAlive(st)) {
+    if (Date.now() > deadline) throw new TsrunError(`container init ${st.pid} did not die after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Opens the exec fifo without blocking (a dead init must not hang us) and
+ * waits for the init's byte: once read, the init is on its way to execve. */
+async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
+  const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(1);
+    for (let spins = 0; ; spins++) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+      if (n === 1) break;
+      if (!initAlive(st)) throw new StateError('the container init exited before it was started');
+      // The init is opening its end: usually a matter of microseconds.
+      await new Promise((r) => (spins < 100 ? setImmediate(r) : setTimeout(r, 1)));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(fifo);
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${process.pid}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+function ownerName(uid: number): string {
+  if (uid === 0) return 'root';
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (Number(f[2]) === uid && f[0]) return f[0];
+    }
+  } catch {
+    // no passwd
+  }
+  return `#${uid}`;
+}
