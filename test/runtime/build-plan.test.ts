@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { buildInitPlan, type PlanInput } from '../../src/runtime/build-plan';
+import { defaultSpec } from '../../src/oci/defaults';
+import { Op, T } from '../../src/runtime/plan';
+import { parseCgroupMounts } from '../../src/cgroups/hierarchy';
+import { ConfigError } from '../../src/errors';
+import type { Spec } from '../../src/oci/types';
+import { CLONE } from '../../src/namespaces';
+
+const hybrid = parseCgroupMounts(
+  [
+    '32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu',
+    '39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
+    '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+  ].join('\n'),
+);
+
+function input(mutate?: (s: Spec) => void, extra: Partial<PlanInput> = {}): PlanInput {
+  const spec = defaultSpec();
+  spec.process!.terminal = false;
+  spec.process!.args = ['sh', '-c', 'true'];
+  mutate?.(spec);
+  return {
+    spec,
+    bundle: '/b',
+    rootfs: '/b/rootfs',
+    fifo: '/run/tsrun/x/exec.fifo',
+    preserveFds: 0,
+    noPivot: false,
+    noNewKeyring: false,
+    relay: false,
+    id: 'x',
+    cgroups: hybrid,
+    cgroupPath: '/tsrun/x',
+    warn: () => {},
+    ...extra,
+  };
+}
+
+const ops = (i: PlanInput) => buildInitPlan(i).plan.steps.map((s) => s.op);
+const idx = (list: number[], op: number) => list.indexOf(op);
+
+describe('buildInitPlan', () => {
+  it('orders the phases: stage 0, wait for the runtime, rootfs, pivot, identity, ready, fifo, exec', () => {
+    const list = ops(input());
+    expect(list[0]).toBe(Op.MKFIFO);
+    expect(idx(list, Op.CLONE)).toBeLessThan(idx(list, Op.WAIT_GO));
+    expect(idx(list, Op.WAIT_GO)).toBeLessThan(idx(list, Op.MOUNT));
+    expect(idx(list, Op.MOUNT)).toBeLessThan(idx(list, Op.PIVOT_ROOT));
+    expect(idx(list, Op.PIVOT_ROOT)).toBeLessThan(idx(list, Op.MASK));
+    expect(idx(list, Op.CAPBSET_DROP)).toBeLessThan(idx(list, Op.USER));
+    expect(idx(list, Op.USER)).toBeLessThan(idx(list, Op.CAPSET));
+    expect(idx(list, Op.CAPSET)).toBeLessThan(idx(list, Op.READY));
+    expect(idx(list, Op.READY)).toBeLessThan(idx(list, Op.FIFO));
+    expect(idx(list, Op.CLOSE_FDS)).toBe(list.length - 2);
+    expect(list[list.length - 1]).toBe(Op.EXEC);
+  });
+
+  it('creates the namespaces of the default spec with clone3, the cgroup namespace after the runtime placed us', () => {
+    const { plan } = buildInitPlan(input());
+    const clone = plan.steps.find((s) => s.op === Op.CLONE)!;
+    const flags = Number((clone.fields[0] as { u64: number }).u64);
+    expect(flags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+    const list = plan.steps.map((s) => s.op);
+    const unshare = plan.steps.findIndex((s) => s.op === Op.UNSHARE && Number((s.fields[0] as { u64: number }).u64) === CLONE.NEWCGROUP);
+    expect(unshare).toBeGreaterThan(idx(list, Op.WAIT_GO));
+  });
+
+  it('resolves every container mount target inside the rootfs', () => {
+    const { plan } = buildInitPlan(input());
+    const pivot = plan.steps.findIndex((s) => s.op === Op.PIVOT_ROOT);
+    const mounts = plan.steps.slice(0, pivot).filter((s) => s.op === Op.MOUNT);
+    // The first two set up the rootfs itself (host paths); every later one is in-root.
+    for (const m of mounts.slice(2)) {
+      const tflags = Number((m.fields[5] as { u64: number }).u64);
+      expect(tflags & T.IN_ROOT, m.what).toBe(T.IN_ROOT);
+    }
+  });
+
+  it('joins namespaces by path, user namespace first', () => {
+    const { plan } = buildInitPlan(
+      input((s) => {
+        s.linux!.namespaces = [
+          { type: 'network', path: '/proc/1/ns/net' },
+          { type: 'mount' },
+          { type: 'user', path: '/proc/1/ns/user' },
+          { type: 'uts' },
+        ];
+      }),
+    );
+    const joins = plan.steps.filter((s) => s.op === Op.SETNS).map((s) => (s.fields[0] as { str: string }).str);
+    expect(joins).toEqual(['/proc/1/ns/user', '/proc/1/ns/net']);
+  });
+
+  it('puts createContainer hooks before pivot_root and startContainer hooks after the fifo', () => {
+    const { plan } = buildInitPlan(
+      input((s) => {
+        s.hooks = { createContainer: [{ path: '/bin/a' }], startContainer: [{ path: '/bin/b' }] };
+      }),
+    );
+    const list = plan.steps.map((s) => s.op);
+    const hooks = plan.steps.map((s, i) => [s, i] as const).filter(([s]) => s.op === Op.HOOK).map(([, i]) => i);
+    expect(hooks[0]).toBeLessThan(idx(list, Op.PIVOT_ROOT));
+    expect(hooks[1]).toBeGreaterThan(idx(list, Op.FIFO));
+  });
+
+  it('uses the container PATH for the executable candidates', () => {
+    const { plan } = buildInitPlan(input((s) => (s.process!.env = ['PATH=/opt/bin:/bin'])));
+    const check = plan.steps.find((s) => s.op === Op.EXEC_CHECK)!;
+    expect((check.fields[0] as { strv: string[] }).strv).toEqual(['/opt/bin/sh', '/bin/sh']);
+  });
+
+  it('binds device nodes instead of mknod inside a user namespace', () => {
+    const userns = input((s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    });
+    expect(ops(userns)).not.toContain(Op.MKNOD);
+    expect(ops(input())).toContain(Op.MKNOD);
+  });
+
+  it('rejects impossible configurations before anything happens', () => {
+    expect(() => buildInitPlan(input((s) => (s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }])))).toThrow(ConfigError);
+    expect(() => buildInitPlan(input((s) => (s.process!.terminal = true)))).toThrow(/console-socket/);
+    expect(() => buildInitPlan(input((s) => s.process!.capabilities!.bounding!.push('CAP_BOGUS')))).toThrow(/unknown capability "CAP_BOGUS"/);
+    expect(() => buildInitPlan(input((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'))))).toThrow(/mount namespace/);
+  });
+
+  it('encodes a plan the native side can walk: length prefix, then op/len/payload records', () => {
+    const { plan } = buildInitPlan(input());
+    const buf = plan.encode();
+    expect(buf.readUInt32LE(0)).toBe(buf.length - 4);
+    let off = 4;
+    let n = 0;
+    while (off < buf.length) {
+      expect(buf.readUInt32LE(off)).toBe(plan.steps[n]!.op);
+      off += 8 + buf.readUInt32LE(off + 4);
+      n++;
+    }
+    expect(off).toBe(buf.length);
+    expect(n).toBe(plan.steps.length);
+  });
+});
