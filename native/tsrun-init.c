@@ -96,6 +96,8 @@ enum op {
 	OP_SETPGID_FG = 41,
 	OP_KEYRING = 42,
 	OP_MKDIR = 43,
+	OP_CHROOT = 44,
+	OP_PRIVATE_PARENT = 45,
 };
 
 /* OP_MOUNT target flags */
@@ -1099,6 +1101,39 @@ int main(int argc, char **argv)
 				r = fd;
 			else
 				close(fd);
+			break;
+		}
+		case OP_CHROOT: {
+			const char *root = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			if (chroot(root) < 0 || chdir("/") < 0)
+				r = -errno;
+			break;
+		}
+		case OP_PRIVATE_PARENT: {
+			/* pivot_root refuses a new root whose parent mount is shared:
+			 * make the mount that holds the rootfs private. It is the
+			 * nearest ancestor that is a mount point, the first one for
+			 * which MS_PRIVATE does not fail with EINVAL. */
+			const char *root = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			char p[4096];
+			snprintf(p, sizeof(p), "%s", root);
+			for (;;) {
+				if (mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0)
+					break;
+				if (errno != EINVAL || strcmp(p, "/") == 0) {
+					r = -errno;
+					break;
+				}
+				char *slash = strrchr(p, '/');
+				if (slash == p)
+					p[1] = '\0';
+				else
+					*slash = '\0';
+			}
 			break;
 		}
 		case OP_SETPGID_FG:

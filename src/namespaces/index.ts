@@ -101,12 +101,6 @@ export function checkNamespaceConfig(spec: Spec, ns: NamespacePlan): void {
   if (linux.timeOffsets && !ns.isNew('time')) {
     throw new ConfigError('config.json: linux.timeOffsets need a new time namespace in linux.namespaces');
   }
-  if (!ns.has('mount')) {
-    throw new ConfigError('config.json: linux.namespaces must include a mount namespace');
-  }
-  if (ns.has('mount') && !ns.isNew('mount')) {
-    throw new ConfigError('config.json: joining an existing mount namespace is not supported; remove its path');
-  }
   for (const m of [linux.uidMappings, linux.gidMappings]) checkMappingsOverlap(m);
 }
 

@@ -40,6 +40,10 @@ const PROPAGATION: Record<string, number> = {
   shared: MS_SHARED,
   slave: MS_SLAVE,
   unbindable: MS_UNBINDABLE,
+  rprivate: MS_PRIVATE,
+  rshared: MS_SHARED,
+  rslave: MS_SLAVE,
+  runbindable: MS_UNBINDABLE,
 };
 
 /** Steps up to and including pivot_root, in the container's new mount namespace. */
@@ -50,6 +54,7 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
   const rootProp = spec.linux?.rootfsPropagation;
   const propFlag = (rootProp ? PROPAGATION[rootProp]! : MS_SLAVE) | MS_REC;
   plan.add(Op.MOUNT, `make / ${rootProp ?? 'slave'} (rootfsPropagation)`, str(''), str('/'), str(''), u64(propFlag), str(''), u64(0));
+  if (propFlag & MS_SHARED) plan.add(Op.PRIVATE_PARENT, `make the mount holding ${rootfs} private (pivot_root refuses a shared parent)`, str(rootfs));
   plan.add(Op.MOUNT, `bind mount the rootfs ${rootfs} onto itself`, str(rootfs), str(rootfs), str(''), u64(MS_BIND | MS_REC), str(''), u64(0));
   plan.add(Op.SET_ROOT, `open the rootfs ${rootfs}`, str(rootfs));
 

@@ -63,6 +63,10 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     const hostGid = mapToHost(linux.gidMappings, proc.user.gid) ?? 0;
     plan.add(Op.MKFIFO, `create the exec fifo ${input.fifo}`, str(input.fifo), u64(0o622), u64(hostUid), u64(hostGid));
   }
+  // Host paths are opened before joining namespaces (a joined mount
+  // namespace may not have them); the init inherits these fds.
+  if (input.fifo) plan.add(Op.OPEN_PATH, 'open the exec fifo', str(input.fifo), u64(Slot.FIFO), u64(0o10000000 /* O_PATH */));
+  if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
   for (const j of ns.joins) plan.add(Op.SETNS, `join the ${j.type} namespace ${j.path}`, str(j.path), u64(j.flag));
   if (ns.newTimens) {
     plan.add(Op.UNSHARE, 'create a time namespace', u64(CLONE.NEWTIME));
@@ -78,13 +82,22 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     const rootGid = mapToHost(linux.gidMappings, 0);
     if (rootUid !== undefined && rootGid !== undefined) plan.add(Op.SETID, 'become root in the user namespace', u64(0), u64(0));
   }
-  if (input.fifo) plan.add(Op.OPEN_PATH, 'open the exec fifo', str(input.fifo), u64(Slot.FIFO), u64(0o10000000 /* O_PATH */));
-  if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
   if (ns.newCgroupns) plan.add(Op.UNSHARE, 'create a cgroup namespace', u64(CLONE.NEWCGROUP));
   if (!input.noNewKeyring) plan.add(Op.KEYRING, 'join a new session keyring', str(input.id));
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
 
-  addRootfsSteps(
+  const beforePivot = (p: Plan) => {
+    p.add(Op.MKDIR, `create the working directory ${proc.cwd}`, str(proc.cwd));
+    addHookSteps(p, 'createContainer', spec.hooks?.createContainer);
+  };
+  if (!ns.has('mount')) {
+    // No mount namespace of its own: mounting would change the host's, so
+    // the container only gets a chroot into its rootfs, as with runc.
+    if (spec.mounts?.length) input.warn('no mount namespace in linux.namespaces: config.json mounts are not applied');
+    plan.add(Op.SET_ROOT, `open the rootfs ${input.rootfs}`, str(input.rootfs));
+    beforePivot(plan);
+    plan.add(Op.CHROOT, `chroot into ${input.rootfs}`, str(input.rootfs));
+  } else addRootfsSteps(
     plan,
     {
       spec,
@@ -96,12 +109,9 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
       cgroupPath: input.cgroupPath,
       newCgroupns: ns.newCgroupns,
     },
-    (p) => {
-      p.add(Op.MKDIR, `create the working directory ${proc.cwd}`, str(proc.cwd));
-      addHookSteps(p, 'createContainer', spec.hooks?.createContainer);
-    },
+    beforePivot,
   );
-  addRootfsFinishSteps(plan, spec);
+  if (ns.has('mount')) addRootfsFinishSteps(plan, spec);
 
   if (spec.hostname !== undefined) plan.add(Op.SETHOSTNAME, `set the hostname to "${spec.hostname}"`, str(spec.hostname));
   if (spec.domainname !== undefined) plan.add(Op.SETDOMAINNAME, `set the domainname to "${spec.domainname}"`, str(spec.domainname));

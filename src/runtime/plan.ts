@@ -45,6 +45,8 @@ export const Op = {
   SETPGID_FG: 41,
   KEYRING: 42,
   MKDIR: 43,
+  CHROOT: 44,
+  PRIVATE_PARENT: 45,
 } as const;
 
 /** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */

@@ -255,7 +255,9 @@ export class Runtime {
     await withLock(dir, async () => {
       const st = readState(this.root, id);
       const status = deriveStatus(dir, st);
-      if ((status === 'running' || status === 'paused' || status === 'creating') && !force) {
+      // The spec: deleting a container that is not stopped is an error
+      // (runc lets `created` through; --force covers that case).
+      if (status !== 'stopped' && !force) {
         throw new StateError(`cannot delete container ${id} that is not stopped: ${status}`);
       }
       if (status !== 'stopped') {

@@ -124,7 +124,13 @@ describe('buildInitPlan', () => {
     expect(() => buildInitPlan(input((s) => (s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }])))).toThrow(ConfigError);
     expect(() => buildInitPlan(input((s) => (s.process!.terminal = true)))).toThrow(/console-socket/);
     expect(() => buildInitPlan(input((s) => s.process!.capabilities!.bounding!.push('CAP_BOGUS')))).toThrow(/unknown capability "CAP_BOGUS"/);
-    expect(() => buildInitPlan(input((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'))))).toThrow(/mount namespace/);
+  });
+
+  it('without a mount namespace only chroots: no mount touches the host', () => {
+    const list = ops(input((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'))));
+    expect(list).toContain(Op.CHROOT);
+    expect(list).not.toContain(Op.MOUNT);
+    expect(list).not.toContain(Op.PIVOT_ROOT);
   });
 
   it('encodes a plan the native side can walk: length prefix, then op/len/payload records', () => {
