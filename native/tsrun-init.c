@@ -971,10 +971,13 @@ int main(int argc, char **argv)
 				c.bad = 1;
 				break;
 			}
-			char path[64];
-			fd_path(slots[slot], path, sizeof(path));
-			/* Blocks until `tsrun start` opens the fifo for reading. */
-			int fd = open(path, O_WRONLY | O_CLOEXEC);
+			const char *name = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			/* The slot holds the state directory (O_PATH): openat needs no
+			 * /proc, which a container without a mount namespace lacks.
+			 * Blocks until `tsrun start` opens the fifo for reading. */
+			int fd = openat(slots[slot], name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 			if (fd < 0 || write(fd, "0", 1) != 1)
 				r = -errno;
 			if (fd >= 0)

@@ -52,7 +52,10 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
   // Keep our mounts from leaking back to the host, and the host's from
   // reaching us unless rootfsPropagation asks for it.
   const rootProp = spec.linux?.rootfsPropagation;
-  const propFlag = (rootProp ? PROPAGATION[rootProp]! : MS_SLAVE) | MS_REC;
+  // An unbindable tree could not bind the rootfs onto itself: start private,
+  // the configured propagation is applied again after pivot_root.
+  const wanted = rootProp ? PROPAGATION[rootProp]! : MS_SLAVE;
+  const propFlag = (wanted === MS_UNBINDABLE ? MS_PRIVATE : wanted) | MS_REC;
   plan.add(Op.MOUNT, `make / ${rootProp ?? 'slave'} (rootfsPropagation)`, str(''), str('/'), str(''), u64(propFlag), str(''), u64(0));
   if (propFlag & MS_SHARED) plan.add(Op.PRIVATE_PARENT, `make the mount holding ${rootfs} private (pivot_root refuses a shared parent)`, str(rootfs));
   plan.add(Op.MOUNT, `bind mount the rootfs ${rootfs} onto itself`, str(rootfs), str(rootfs), str(''), u64(MS_BIND | MS_REC), str(''), u64(0));

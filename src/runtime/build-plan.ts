@@ -1,6 +1,7 @@
 // config.json -> the ordered steps of the native init. Every decision about
 // what the container gets is made here; the native side only executes.
 import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Spec } from '../oci/types';
 import type { CgroupLayout } from '../cgroups/hierarchy';
@@ -65,7 +66,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   }
   // Host paths are opened before joining namespaces (a joined mount
   // namespace may not have them); the init inherits these fds.
-  if (input.fifo) plan.add(Op.OPEN_PATH, 'open the exec fifo', str(input.fifo), u64(Slot.FIFO), u64(0o10000000 /* O_PATH */));
+  if (input.fifo) plan.add(Op.OPEN_PATH, 'open the state directory', str(dirname(input.fifo)), u64(Slot.FIFO), u64(0o10000000 | 0o200000 /* O_PATH|O_DIRECTORY */));
   if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
   for (const j of ns.joins) plan.add(Op.SETNS, `join the ${j.type} namespace ${j.path}`, str(j.path), u64(j.flag));
   if (ns.newTimens) {
@@ -137,7 +138,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   addChdirStep(plan, proc);
   addExecCheckStep(plan, proc);
   plan.add(Op.READY, 'report ready');
-  if (input.fifo) plan.add(Op.FIFO, 'wait for start', u64(Slot.FIFO));
+  if (input.fifo) plan.add(Op.FIFO, 'wait for start', u64(Slot.FIFO), str(basename(input.fifo)));
   // With no_new_privs the filter can be loaded last, right before execve.
   if (input.seccomp && proc.noNewPrivileges) addSeccompStep(plan, input.seccomp);
   addHookSteps(plan, 'startContainer', spec.hooks?.startContainer);
