@@ -51,6 +51,24 @@ async function runtime(ctx: Ctx) {
   return new Runtime({ root: ctx.root, systemdCgroup: ctx.systemdCgroup, warn: (m) => ctx.log.log('warning', m) });
 }
 
+/** Forwards the signals tsrun receives to the container process, as runc does
+ * in the foreground; returns a function that stops forwarding. */
+function forwardSignals(pid: number): () => void {
+  const handlers: [NodeJS.Signals, () => void][] = [];
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as NodeJS.Signals[]) {
+    const h = () => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone
+      }
+    };
+    process.on(sig, h);
+    handlers.push([sig, h]);
+  }
+  return () => handlers.forEach(([sig, h]) => process.off(sig, h));
+}
+
 function createOptions(f: Record<string, unknown>) {
   return {
     bundle: (f.bundle as string) || process.cwd(),
@@ -102,28 +120,101 @@ const COMMANDS: Command[] = [
     nargs: 1,
     run: async (ctx, f, [id]) => {
       const rt = await runtime(ctx);
-      const forward: [NodeJS.Signals, () => void][] = [];
+      let stop = () => {};
       const code = await rt.run(id!, {
         ...createOptions(f),
         detach: !!f.detach,
         keep: !!f.keep,
-        onStarted: (pid) => {
-          // Signals sent to tsrun go to the container, as with runc run.
-          for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as NodeJS.Signals[]) {
-            const h = () => {
-              try {
-                process.kill(pid, sig);
-              } catch {
-                // gone
-              }
-            };
-            process.on(sig, h);
-            forward.push([sig, h]);
-          }
-        },
+        onStarted: (pid) => (stop = forwardSignals(pid)),
       });
-      for (const [sig, h] of forward) process.off(sig, h);
+      stop();
       return code;
+    },
+  },
+  {
+    name: 'exec',
+    usage: 'execute new process inside the container',
+    argsUsage: '<container-id> <command> [command options]  || -p process.json <container-id>',
+    interspersed: false,
+    flags: [
+      consoleSocketFlag,
+      { name: 'cwd', kind: 'string', usage: 'current working directory in the container' },
+      { name: 'env', alias: ['e'], kind: 'strings', usage: 'set environment variables' },
+      { name: 'tty', alias: ['t'], kind: 'bool', usage: 'allocate a pseudo-TTY' },
+      { name: 'user', alias: ['u'], kind: 'string', usage: 'UID (format: <uid>[:<gid>])' },
+      { name: 'additional-gids', alias: ['g'], kind: 'strings', usage: 'additional gids' },
+      { name: 'process', alias: ['p'], kind: 'string', usage: 'path to the process.json' },
+      { name: 'detach', alias: ['d'], kind: 'bool', usage: 'detach from the container\'s process' },
+      pidFileFlag,
+      { name: 'process-label', kind: 'string', usage: 'set the asm process label for the process commonly used with selinux' },
+      { name: 'apparmor', kind: 'string', usage: 'set the apparmor profile for the process' },
+      { name: 'no-new-privs', kind: 'bool', usage: 'set the no new privileges value for the process' },
+      { name: 'cap', alias: ['c'], kind: 'strings', usage: 'add a capability to the bounding set for the process' },
+      preserveFdsFlag,
+      { name: 'ignore-paused', kind: 'bool', usage: 'allow exec in a paused container' },
+    ],
+    nargs: [1, Infinity],
+    run: async (ctx, f, [id, ...args]) => {
+      const { execProcess, loadProcessFile } = await import('../src/runtime/exec-process');
+      const rt = await runtime(ctx);
+      const st = rt.stored(id!);
+      let proc;
+      if (f.process) {
+        proc = loadProcessFile(resolve(f.process as string));
+      } else {
+        const gids = (f['additional-gids'] as string[]).flatMap((g) => g.split(',')).map((g) => {
+          if (!/^\d+$/.test(g)) throw new UsageError(`invalid additional gid "${g}"`);
+          return Number(g);
+        });
+        proc = execProcess(st.config, st.rootfs, {
+          args,
+          env: f.env as string[],
+          cwd: (f.cwd as string) || undefined,
+          user: (f.user as string) || undefined,
+          additionalGids: gids,
+          caps: f.cap as string[],
+          tty: !!f.tty,
+          noNewPrivs: !!f['no-new-privs'],
+          apparmor: (f.apparmor as string) || undefined,
+          processLabel: (f['process-label'] as string) || undefined,
+        });
+      }
+      let stop = () => {};
+      const code = await rt.exec(id!, proc, {
+        detach: !!f.detach,
+        pidFile: (f['pid-file'] as string) || undefined,
+        consoleSocket: (f['console-socket'] as string) || undefined,
+        preserveFds: (f['preserve-fds'] as number) || 0,
+        ignorePaused: !!f['ignore-paused'],
+        onStarted: (pid) => (stop = forwardSignals(pid)),
+      });
+      stop();
+      return code;
+    },
+  },
+  {
+    name: 'ps',
+    usage: 'ps displays the processes running inside a container',
+    argsUsage: '<container-id> [ps options]',
+    interspersed: false,
+    flags: [{ name: 'format', alias: ['f'], kind: 'string', default: 'table', usage: 'select one of: table or json' }],
+    nargs: [1, Infinity],
+    run: async (ctx, f, [id, ...psArgs]) => {
+      const pids = (await runtime(ctx)).pids(id!);
+      if (f.format === 'json') {
+        process.stdout.write(JSON.stringify(pids) + '\n');
+        return;
+      }
+      if (f.format !== 'table') throw new UsageError(`invalid format option "${f.format}": use table or json`);
+      // Like runc: the host's ps, filtered to the container's processes.
+      const { execFileSync } = await import('node:child_process');
+      const out = execFileSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' }).split('\n');
+      const header = out[0] ?? '';
+      const col = header.trim().split(/\s+/).indexOf('PID');
+      if (col < 0) throw new UsageError('ps: the output of ps has no PID column');
+      const wanted = new Set(pids.map(String));
+      process.stdout.write(header + '\n');
+      for (const line of out.slice(1)) if (wanted.has(line.trim().split(/\s+/)[col] ?? '')) process.stdout.write(line + '\n');
     },
   },
   {
@@ -249,7 +340,7 @@ const demoCommand: Command = {
 };
 COMMANDS.push(demoCommand);
 
-const NOT_YET = ['exec', 'ps', 'pause', 'resume', 'update', 'events', 'checkpoint', 'restore'];
+const NOT_YET = ['pause', 'resume', 'update', 'events', 'checkpoint', 'restore'];
 
 function globalHelp(): string {
   const lines = [

@@ -56,7 +56,7 @@ export interface NamespacePlan {
   isNew(type: LinuxNamespaceType): boolean;
 }
 
-const JOIN_ORDER: LinuxNamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+export const JOIN_ORDER: LinuxNamespaceType[] = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
 
 export function planNamespaces(spec: Spec): NamespacePlan {
   const list = spec.linux?.namespaces ?? [];

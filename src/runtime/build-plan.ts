@@ -1,11 +1,11 @@
 // config.json -> the ordered steps of the native init. Every decision about
 // what the container gets is made here; the native side only executes.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { ConfigError } from '../errors';
-import type { Spec } from '../oci/types';
+import type { Process, Spec } from '../oci/types';
 import type { CgroupLayout } from '../cgroups/hierarchy';
-import { CLONE, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
+import { CLONE, JOIN_ORDER, NS_FLAG, NS_PROC_NAME, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
 import { addRootfsFinishSteps, addRootfsSteps } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
 import { Op, Plan, Slot, str, u64 } from './plan';
@@ -124,27 +124,97 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   }
   if (input.consoleSocket) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
 
-  plan.add(Op.UMASK, 'set the umask', u64(proc.user.umask ?? 0o022));
-  addRlimitSteps(plan, proc);
   if (linux.personality) {
     const domain = linux.personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
     plan.add(Op.PERSONALITY, `set the personality to ${linux.personality.domain}`, u64(domain));
   }
+  addProcessSteps(plan, proc, {
+    seccomp: input.seccomp,
+    warn: input.warn,
+    preserveFds: input.preserveFds,
+    afterReady: (p) => {
+      if (input.fifo) p.add(Op.FIFO, 'wait for start', u64(Slot.FIFO), str(basename(input.fifo)));
+    },
+    beforeExec: (p) => addHookSteps(p, 'startContainer', spec.hooks?.startContainer),
+  });
+  return { plan, ns };
+}
+
+/** The steps every container process goes through, the init and exec'd
+ * ones alike: limits, privileges, identity, then execve. */
+function addProcessSteps(
+  plan: Plan,
+  proc: Process,
+  o: {
+    seccomp?: { program: Buffer; flags: number };
+    warn: (msg: string) => void;
+    preserveFds: number;
+    afterReady?: (plan: Plan) => void;
+    beforeExec?: (plan: Plan) => void;
+  },
+): void {
+  plan.add(Op.UMASK, 'set the umask', u64(proc.user.umask ?? 0o022));
+  addRlimitSteps(plan, proc);
   if (proc.noNewPrivileges) plan.add(Op.NO_NEW_PRIVS, 'set no_new_privs');
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-  if (input.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, input.seccomp);
-  const caps = capSets(proc.capabilities, lastCap(), input.warn);
+  if (o.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
+  const caps = capSets(proc.capabilities, lastCap(), o.warn);
   addIdentitySteps(plan, proc, caps, lastCap(), true);
   addChdirStep(plan, proc);
   addExecCheckStep(plan, proc);
   plan.add(Op.READY, 'report ready');
-  if (input.fifo) plan.add(Op.FIFO, 'wait for start', u64(Slot.FIFO), str(basename(input.fifo)));
+  o.afterReady?.(plan);
   // With no_new_privs the filter can be loaded last, right before execve.
-  if (input.seccomp && proc.noNewPrivileges) addSeccompStep(plan, input.seccomp);
-  addHookSteps(plan, 'startContainer', spec.hooks?.startContainer);
-  plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + input.preserveFds));
+  if (o.seccomp && proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
+  o.beforeExec?.(plan);
+  plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + o.preserveFds));
   addFinalExecStep(plan, proc);
-  return { plan, ns };
+}
+
+export interface ExecPlanInput {
+  /** The process to start, complete (defaults from the container already merged). */
+  process: Process;
+  /** Host pid of the container's init, whose namespaces are joined. */
+  initPid: number;
+  /** The container's namespaces (from its config), to know which to join. */
+  spec: Spec;
+  consoleSocket?: string;
+  preserveFds: number;
+  relay: boolean;
+  warn: (msg: string) => void;
+  seccomp?: { program: Buffer; flags: number };
+}
+
+/** A process joining a running container: its namespaces (user first), its
+ * cgroup (done by the runtime on PID), then the usual process steps. */
+export function buildExecPlan(input: ExecPlanInput): Plan {
+  const proc = input.process;
+  if (!proc.args || proc.args.length === 0) throw new ConfigError('exec: no command given');
+  if (proc.terminal && !input.consoleSocket) throw new ConfigError('exec: a terminal (-t) needs --console-socket');
+  const plan = new Plan();
+  if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
+  const types = new Set((input.spec.linux?.namespaces ?? []).map((n) => n.type));
+  for (const type of JOIN_ORDER) {
+    if (!types.has(type)) continue;
+    const path = `/proc/${input.initPid}/ns/${NS_PROC_NAME[type]}`;
+    // Entering the user namespace we are already in is refused by the kernel.
+    if (type === 'user' && sameNamespace(path, '/proc/self/ns/user')) continue;
+    plan.add(Op.SETNS, `join the container's ${type} namespace`, str(path), u64(NS_FLAG[type]));
+  }
+  plan.add(Op.CLONE, 'create the process in the container', u64(0), u64(input.relay ? 1 : 0));
+  plan.add(Op.WAIT_GO, 'wait for the runtime');
+  if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
+  if (input.consoleSocket) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
+  addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds });
+  return plan;
+}
+
+function sameNamespace(a: string, b: string): boolean {
+  try {
+    return readlinkSync(a) === readlinkSync(b);
+  } catch {
+    return false;
+  }
 }
 
 function addSeccompStep(plan: Plan, s: { program: Buffer; flags: number }): void {

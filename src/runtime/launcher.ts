@@ -94,6 +94,9 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
       const how = m.err === 110 /* ETIMEDOUT */ ? 'timed out' : `failed (exit status ${m.val >> 8}${m.val & 0x7f ? `, signal ${m.val & 0x7f}` : ''})`;
       throw new HookError(`${what} ${how}`);
     }
+    if (plan.steps[m.step]?.op === Op.EXEC_CHECK && m.err === 2 /* ENOENT */) {
+      throw new InitError(`${what}: executable file not found in $PATH`, what, m.err);
+    }
     throw new InitError(`${what}: ${errnoText(m.err)}`, what, m.err);
   };
 

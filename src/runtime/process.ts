@@ -96,7 +96,7 @@ export function addChdirStep(plan: Plan, proc: Process): void {
 
 export function addExecCheckStep(plan: Plan, proc: Process): void {
   const arg0 = proc.args?.[0] ?? '';
-  plan.add(Op.EXEC_CHECK, `find the executable "${arg0}" in the container (exec: "${arg0}": executable file not found in $PATH or not executable)`, strv(execCandidates(proc)));
+  plan.add(Op.EXEC_CHECK, `exec: "${arg0}"`, strv(execCandidates(proc)));
 }
 
 export function addFinalExecStep(plan: Plan, proc: Process): void {

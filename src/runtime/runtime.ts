@@ -7,9 +7,9 @@ import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { readCgroupLayout } from '../cgroups/hierarchy';
 import { ConfigError, StateError, TsrunError } from '../errors';
 import { idMapText } from '../namespaces';
-import type { ContainerStatus, Spec, State } from '../oci/types';
+import type { ContainerStatus, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
-import { buildInitPlan } from './build-plan';
+import { buildExecPlan, buildInitPlan } from './build-plan';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
 import { launchInit, type StdioEntry } from './launcher';
@@ -201,6 +201,64 @@ export class Runtime {
       return st;
     });
     await runHooksWarn('poststart', st.config.hooks?.poststart, this.hookState(st, 'running'), this.warn);
+  }
+
+  /** Starts another process in a running container. In the foreground it
+   * resolves with the process's exit code; detached, with 0 once it runs. */
+  async exec(
+    id: string,
+    proc: Process,
+    opts: {
+      detach?: boolean;
+      pidFile?: string;
+      consoleSocket?: string;
+      preserveFds?: number;
+      ignorePaused?: boolean;
+      stdio?: [StdioEntry, StdioEntry, StdioEntry];
+      onStarted?: (pid: number) => void;
+    } = {},
+  ): Promise<number> {
+    validateContainerId(id);
+    const st = readState(this.root, id);
+    const status = deriveStatus(containerDir(this.root, id), st);
+    if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
+    if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
+    const plan = buildExecPlan({
+      process: proc,
+      initPid: st.pid,
+      spec: st.config,
+      consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      preserveFds: opts.preserveFds ?? 0,
+      relay: !opts.detach,
+      warn: this.warn,
+    });
+    const cg = new CgroupManager(readCgroupLayout(), st.cgroupPath);
+    const launched = await launchInit(plan, {
+      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+      preserveFds: opts.preserveFds ?? 0,
+      onPid: async (pid) => {
+        cg.join(pid);
+        return Buffer.alloc(0);
+      },
+    });
+    if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+    if (opts.detach) return 0;
+    opts.onStarted?.(launched.pid);
+    return launched.exited;
+  }
+
+  /** The stored record of a container (its config, rootfs, cgroup). */
+  stored(id: string): StoredState {
+    validateContainerId(id);
+    return readState(this.root, id);
+  }
+
+  /** Host pids of every process in the container. */
+  pids(id: string): number[] {
+    const st = this.stored(id);
+    const status = deriveStatus(containerDir(this.root, id), st);
+    if (status === 'stopped') return [];
+    return new CgroupManager(readCgroupLayout(), st.cgroupPath).pids();
   }
 
   state(id: string): ContainerState {

@@ -16,7 +16,7 @@ interface ArchEntry {
 }
 
 const ARCH_DATA = data.arches as Record<TableArch, ArchEntry>;
-const MULTIPLEXED = data.multiplexed as Partial<Record<TableArch, Record<string, [number, number]>>>;
+const MULTIPLEXED = data.multiplexed as Partial<Record<TableArch, Record<string, readonly number[]>>>;
 
 export interface SyscallTable {
   readonly arch: TableArch;
@@ -39,7 +39,8 @@ export function syscallTable(arch: TableArch): SyscallTable {
     if (n !== '') byName.set(n, entry.base + i);
   }
   if (entry.aliases) for (const [n, nr] of Object.entries(entry.aliases)) byName.set(n, nr);
-  const multiplexed = new Map<string, readonly [number, number]>(Object.entries(MULTIPLEXED[arch] ?? {}));
+  const multiplexed = new Map<string, readonly [number, number]>();
+  for (const [n, [muxNr, sub]] of Object.entries(MULTIPLEXED[arch] ?? {})) multiplexed.set(n, [muxNr!, sub!]);
   return { arch, byName, multiplexed };
 }
 
