@@ -9,7 +9,7 @@ import { CLONE, JOIN_ORDER, NS_FLAG, NS_PROC_NAME, checkNamespaceConfig, mapToHo
 import { addRootfsFinishSteps, addRootfsSteps } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
 import { Op, Plan, Slot, str, u64 } from './plan';
-import { addChdirStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets } from './process';
+import { addChdirStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
 
 export interface PlanInput {
   spec: Spec;
@@ -158,7 +158,7 @@ function addProcessSteps(
   if (proc.noNewPrivileges) plan.add(Op.NO_NEW_PRIVS, 'set no_new_privs');
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   if (o.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
-  const caps = capSets(proc.capabilities, lastCap(), o.warn);
+  const caps = capSets(proc.capabilities, lastCap(), o.warn, ownBoundingSet(readFileSync('/proc/self/status', 'utf8')));
   addIdentitySteps(plan, proc, caps, lastCap(), true);
   addChdirStep(plan, proc);
   addExecCheckStep(plan, proc);

@@ -51,9 +51,35 @@ export interface CapSets {
   ambient: bigint;
 }
 
-export function capSets(caps: LinuxCapabilities | undefined, lastCap: number, warn: (msg: string) => void): CapSets {
-  const f = (k: keyof LinuxCapabilities) => capMask(caps?.[k], lastCap, `process.capabilities.${k}`, warn);
-  return { bounding: f('bounding'), effective: f('effective'), permitted: f('permitted'), inheritable: f('inheritable'), ambient: f('ambient') };
+/** The capability sets to apply. Capabilities outside `available` (the
+ * runtime's own bounding set: a container cannot get what tsrun lacks) are
+ * dropped with a warning instead of failing the container as runc does. */
+export function capSets(
+  caps: LinuxCapabilities | undefined,
+  lastCap: number,
+  warn: (msg: string) => void,
+  available: bigint = ~0n,
+): CapSets {
+  let missing = 0n;
+  const f = (k: keyof LinuxCapabilities) => {
+    const mask = capMask(caps?.[k], lastCap, `process.capabilities.${k}`, warn);
+    missing |= mask & ~available;
+    return mask & available;
+  };
+  const sets = { bounding: f('bounding'), effective: f('effective'), permitted: f('permitted'), inheritable: f('inheritable'), ambient: f('ambient') };
+  if (missing) {
+    const names = Object.entries(ALL_CAPABILITIES)
+      .filter(([, bit]) => missing & (1n << BigInt(bit)))
+      .map(([name]) => name);
+    warn(`process.capabilities: ${names.join(', ')} not available to tsrun on this host (not in its bounding set), skipped`);
+  }
+  return sets;
+}
+
+/** The calling process's bounding set (CapBnd in /proc/self/status). */
+export function ownBoundingSet(statusText: string): bigint {
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(statusText);
+  return m ? BigInt('0x' + m[1]) : ~0n;
 }
 
 /** Where execve will look for args[0]: the container's PATH, like execvp. */
