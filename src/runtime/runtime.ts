@@ -377,15 +377,21 @@ async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
   const fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(1);
-    for (let spins = 0; ; spins++) {
-      let n = 0;
+    const tryRead = () => {
       try {
-        n = readSync(fd, buf, 0, 1, null);
+        return readSync(fd, buf, 0, 1, null);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        return 0;
       }
-      if (n === 1) break;
-      if (!initAlive(st)) throw new StateError('the container init exited before it was started');
+    };
+    for (let spins = 0; ; spins++) {
+      if (tryRead() === 1) break;
+      if (!initAlive(st)) {
+        // It may have written, exec'd and exited since our read: look again.
+        if (tryRead() === 1) break;
+        throw new StateError('the container init exited before it was started');
+      }
       // The init is opening its end: usually a matter of microseconds.
       await new Promise((r) => (spins < 100 ? setImmediate(r) : setTimeout(r, 1)));
     }
