@@ -294,74 +294,95 @@ static int openat2_in_root(int rootfd, const char *path, int flags)
 
 /* Open `path` inside the root with O_PATH, creating missing directories (and
  * an empty file for the last component with T_MKFILE) when asked. Every
- * component is resolved with RESOLVE_IN_ROOT, so a symlink in the bundle
- * can never lead outside it. Returns an fd or -errno. */
+ * lookup uses RESOLVE_IN_ROOT, so a symlink in the bundle can never lead
+ * outside it. A symlink whose target does not exist yet is followed by
+ * splicing its target into the path (absolute targets are relative to the
+ * root), so what gets created is where the symlink points, inside the root.
+ * Returns an fd or -errno. */
 static int resolve_in_root(int rootfd, const char *path, unsigned tflags)
 {
 	int fd = openat2_in_root(rootfd, path, O_PATH);
 	if (fd >= 0 || errno != ENOENT || !(tflags & (T_MKDIR | T_MKFILE)))
 		return fd >= 0 ? fd : -errno;
 
-	char buf[4096];
-	size_t len = strlen(path);
-	if (len >= sizeof(buf))
+	char buf[4096], tmp[4096], link[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
 		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
+	int links = 0;
+restart:;
 	/* Walk prefixes: "a", "a/b", ... creating what is missing. */
-	int parent = dup(rootfd);
-	if (parent < 0)
-		return -errno;
 	char *p = buf;
 	while (*p == '/')
 		p++;
+	int parent = dup(rootfd);
+	if (parent < 0)
+		return -errno;
 	while (*p) {
 		char *slash = strchr(p, '/');
-		int last = 0;
-		if (slash)
-			*slash = '\0';
-		else
-			last = 1;
+		char *rest = NULL;
 		if (slash) {
-			/* trailing slashes make this the last component too */
-			char *q = slash + 1;
-			while (*q == '/')
-				q++;
-			if (*q == '\0')
-				last = 1;
+			*slash = '\0';
+			rest = slash + 1;
+			while (*rest == '/')
+				rest++;
+			if (*rest == '\0')
+				rest = NULL;
 		}
-		int next = -1;
-		if (*p != '\0') {
-			next = openat2_in_root(rootfd, buf, O_PATH);
-			if (next < 0 && errno == ENOENT) {
-				int r;
-				if (last && (tflags & T_MKFILE)) {
-					r = openat(parent, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-					if (r >= 0)
-						close(r);
-				} else {
-					r = mkdirat(parent, p, 0755);
-				}
-				if (r < 0 && errno != EEXIST) {
-					int e = errno;
+		int last = rest == NULL;
+		int next = openat2_in_root(rootfd, buf, O_PATH);
+		if (next < 0 && errno == ENOENT) {
+			int r;
+			if (last && (tflags & T_MKFILE)) {
+				r = openat(parent, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (r >= 0)
+					close(r);
+			} else {
+				r = mkdirat(parent, p, 0755);
+			}
+			if (r < 0 && errno == EEXIST) {
+				/* A dangling symlink: follow it by rewriting the path. */
+				ssize_t n = readlinkat(parent, p, link, sizeof(link) - 1);
+				if (n < 0) {
+					int e = errno == EINVAL ? ENOENT : errno;
 					close(parent);
 					return -e;
 				}
-				next = openat2_in_root(rootfd, buf, O_PATH);
+				link[n] = '\0';
+				if (++links > 40) {
+					close(parent);
+					return -ELOOP;
+				}
+				/* prefix (the directories before this component) + link + rest */
+				size_t plen = (size_t)(p - buf);
+				int w;
+				if (link[0] == '/')
+					w = snprintf(tmp, sizeof(tmp), "%s%s%s", link, rest ? "/" : "", rest ? rest : "");
+				else
+					w = snprintf(tmp, sizeof(tmp), "%.*s%s%s%s", (int)plen, buf, link, rest ? "/" : "", rest ? rest : "");
+				close(parent);
+				if (w >= (int)sizeof(tmp))
+					return -ENAMETOOLONG;
+				memcpy(buf, tmp, (size_t)w + 1);
+				goto restart;
 			}
-			if (next < 0) {
+			if (r < 0) {
 				int e = errno;
 				close(parent);
 				return -e;
 			}
-			close(parent);
-			parent = next;
+			next = openat2_in_root(rootfd, buf, O_PATH);
 		}
-		if (last || !slash)
+		if (next < 0) {
+			int e = errno;
+			close(parent);
+			return -e;
+		}
+		close(parent);
+		parent = next;
+		if (last)
 			break;
 		*slash = '/';
-		p = slash + 1;
-		while (*p == '/')
-			p++;
+		p = rest;
 	}
 	return parent;
 }
