@@ -310,12 +310,14 @@ export class Runtime {
   async delete(id: string, force = false): Promise<void> {
     validateContainerId(id);
     const dir = containerDir(this.root, id);
+    // runc: --force on a container that does not exist is not an error.
+    if (force && !existsSync(dir)) return;
     await withLock(dir, async () => {
       const st = readState(this.root, id);
       const status = deriveStatus(dir, st);
-      // The spec: deleting a container that is not stopped is an error
-      // (runc lets `created` through; --force covers that case).
-      if (status !== 'stopped' && !force) {
+      // Like runc (and what containerd's shim relies on): a created
+      // container may be deleted without --force; a running one may not.
+      if (status !== 'stopped' && status !== 'created' && !force) {
         throw new StateError(`cannot delete container ${id} that is not stopped: ${status}`);
       }
       if (status !== 'stopped') {

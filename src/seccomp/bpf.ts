@@ -120,19 +120,21 @@ export class Assembler {
     const labelAddr = new Array<number>(this.nextLabel).fill(-1);
     const size = (n: Node): number =>
       n.kind === 'label' ? 0 : n.kind === 'jcc' ? 1 + (n.farT ? 1 : 0) + (n.farF ? 1 : 0) : 1;
+    const nodeAddr = new Array<number>(nodes.length).fill(0);
     const layout = (): number => {
       let addr = 0;
-      for (const n of nodes) {
+      nodes.forEach((n, i) => {
+        nodeAddr[i] = addr;
         if (n.kind === 'label') labelAddr[n.id] = addr;
         addr += size(n);
-      }
+      });
       return addr;
     };
     const dist = (from: number, target: Target): number => {
       const to = labelAddr[target as number]!;
       if (to < 0) throw new Error(`seccomp: BPF label ${String(target)} was never placed`);
       const d = to - (from + 1);
-      if (d < 0) throw new Error('seccomp: backward BPF jump');
+      if (d < 0) throw new Error(`seccomp: backward BPF jump from ${from} to ${to}`);
       return d;
     };
 
@@ -140,21 +142,20 @@ export class Assembler {
     let length = 0;
     for (;;) {
       length = layout();
+      // Check every jump against this layout; widen the ones that do not fit, then redo it.
       let changed = false;
-      let addr = 0;
-      for (const n of nodes) {
-        if (n.kind === 'jcc') {
-          if (!n.farT && dist(addr, n.t) > 255) {
-            n.farT = true;
-            changed = true;
-          }
-          if (!n.farF && dist(addr, n.f) > 255) {
-            n.farF = true;
-            changed = true;
-          }
+      nodes.forEach((n, i) => {
+        if (n.kind !== 'jcc') return;
+        const addr = nodeAddr[i]!;
+        if (!n.farT && dist(addr, n.t) > 255) {
+          n.farT = true;
+          changed = true;
         }
-        addr += size(n);
-      }
+        if (!n.farF && dist(addr, n.f) > 255) {
+          n.farF = true;
+          changed = true;
+        }
+      });
       if (!changed) break;
     }
 
