@@ -1,7 +1,7 @@
 // Which hierarchy serves a controller for one container cgroup. On a hybrid host
 // a controller goes to the v1 hierarchy that has it; failing that, to the
 // cgroup2 tree if its root lists it in cgroup.controllers.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Hierarchy } from './hierarchy';
@@ -105,14 +105,5 @@ export function enableV2Controllers(h: Hierarchy, path: string, names: string[])
     }
     cur = join(cur, parts[i]!);
     mkdirSync(cur, { recursive: true });
-  }
-}
-
-/** Whether a v2 directory currently has the controller's files (enabled by the parent). */
-export function v2Enabled(dir: string, name: string): boolean {
-  try {
-    return readFileSync(join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/).includes(name);
-  } catch {
-    return false;
   }
 }

@@ -215,6 +215,15 @@ function memLimitBusy(dir: string, file: string): (e: unknown) => string | undef
   };
 }
 
+/** The order of the v1 memory and memory+swap writes: the kernel wants
+ * memsw >= memory at every step, so raise swap first when it is not below the
+ * current memory limit, otherwise lower memory first. */
+export function v1MemoryOrder(currentLimit: number, limit: number | undefined, swap: number | undefined): ('memory' | 'swap')[] {
+  if (limit === undefined) return swap === undefined ? [] : ['swap'];
+  if (swap === undefined) return ['memory'];
+  return swap === -1 || currentLimit <= swap ? ['swap', 'memory'] : ['memory', 'swap'];
+}
+
 function applyMemoryV1(ctx: Ctx, dir: string, m: LinuxMemory): void {
   const limit = nz(m.limit);
   let swap = nz(m.swap);
@@ -233,20 +242,10 @@ function applyMemoryV1(ctx: Ctx, dir: string, m: LinuxMemory): void {
       return `memory+swap must be >= the memory limit${cur !== undefined ? ` (${cur})` : ''}`;
     });
 
-  if (limit !== undefined && swap !== undefined) {
-    // The kernel wants memsw >= memory at every step: raise swap first when
-    // it is not below the current memory limit, otherwise lower memory first.
-    const cur = readU64(dir, 'memory.limit_in_bytes') ?? 0;
-    if (swap === -1 || cur <= swap) {
-      setSwap(swap);
-      setMem(limit);
-    } else {
-      setMem(limit);
-      setSwap(swap);
-    }
-  } else {
-    if (limit !== undefined) setMem(limit);
-    if (swap !== undefined) setSwap(swap);
+  const cur = limit !== undefined && swap !== undefined ? (readU64(dir, 'memory.limit_in_bytes') ?? 0) : 0;
+  for (const step of v1MemoryOrder(cur, limit, swap)) {
+    if (step === 'memory') setMem(limit!);
+    else setSwap(swap!);
   }
 
   const reservation = nz(m.reservation);

@@ -10,6 +10,7 @@ import { idMapText } from '../namespaces';
 import type { ContainerStatus, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
 import { buildExecPlan, buildInitPlan } from './build-plan';
+import { compileSeccomp } from '../seccomp/compile';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
 import { launchInit, type StdioEntry } from './launcher';
@@ -114,7 +115,7 @@ export class Runtime {
       throw new ConfigError(`rootfs ${rootfs} does not exist (root.path in ${join(bundle, 'config.json')})`);
     }
     if (!rootStat.isDirectory()) throw new ConfigError(`rootfs ${rootfs} is not a directory`);
-    if (spec.linux?.seccomp) this.warn('linux.seccomp is not enforced yet by this build of tsrun');
+    const seccomp = compileProfile(spec);
 
     const dir = containerDir(this.root, id);
     const cgroups = readCgroupLayout();
@@ -135,6 +136,7 @@ export class Runtime {
       cgroups,
       cgroupPath,
       warn: this.warn,
+      seccomp,
     });
 
     claimDir(this.root, id);
@@ -231,6 +233,7 @@ export class Runtime {
       preserveFds: opts.preserveFds ?? 0,
       relay: !opts.detach,
       warn: this.warn,
+      seccomp: compileProfile(st.config),
     });
     const cg = new CgroupManager(readCgroupLayout(), st.cgroupPath);
     const launched = await launchInit(plan, {
@@ -340,6 +343,17 @@ export class Runtime {
       annotations: st.annotations ?? {},
     };
   }
+}
+
+/** The container's seccomp filter, compiled to BPF (undefined without a profile). */
+function compileProfile(spec: Spec): { program: Buffer; flags: number } | undefined {
+  const profile = spec.linux?.seccomp;
+  if (!profile) return undefined;
+  const compiled = compileSeccomp(profile);
+  if (compiled.notify) {
+    throw new ConfigError('config.json: linux.seccomp: SCMP_ACT_NOTIFY (a seccomp agent on listenerPath) is not supported yet');
+  }
+  return { program: compiled.program, flags: compiled.flags };
 }
 
 function loadBundle(bundle: string): Spec {

@@ -118,16 +118,15 @@ export class Assembler {
     }
 
     const labelAddr = new Array<number>(this.nextLabel).fill(-1);
-    const size = (n: Node): number =>
-      n.kind === 'label' ? 0 : n.kind === 'jcc' ? 1 + (n.farT ? 1 : 0) + (n.farF ? 1 : 0) : 1;
     const nodeAddr = new Array<number>(nodes.length).fill(0);
     const layout = (): number => {
       let addr = 0;
-      nodes.forEach((n, i) => {
+      for (let i = 0; i < nodes.length; i++) {
+        const n = nodes[i]!;
         nodeAddr[i] = addr;
         if (n.kind === 'label') labelAddr[n.id] = addr;
-        addr += size(n);
-      });
+        else addr += n.kind === 'jcc' ? 1 + (n.farT ? 1 : 0) + (n.farF ? 1 : 0) : 1;
+      }
       return addr;
     };
     const dist = (from: number, target: Target): number => {
@@ -144,8 +143,9 @@ export class Assembler {
       length = layout();
       // Check every jump against this layout; widen the ones that do not fit, then redo it.
       let changed = false;
-      nodes.forEach((n, i) => {
-        if (n.kind !== 'jcc') return;
+      for (let i = 0; i < nodes.length; i++) {
+        const n = nodes[i]!;
+        if (n.kind !== 'jcc') continue;
         const addr = nodeAddr[i]!;
         if (!n.farT && dist(addr, n.t) > 255) {
           n.farT = true;
@@ -155,18 +155,24 @@ export class Assembler {
           n.farF = true;
           changed = true;
         }
-      });
+      }
       if (!changed) break;
     }
 
     const buf = Buffer.alloc(length * 8);
     let pc = 0;
+    // Byte stores: Buffer's write*LE helpers are slow before the JIT warms up, and a filter is
+    // usually compiled once per process.
     const emit = (code: number, jt: number, jf: number, k: number): void => {
       const o = pc * 8;
-      buf.writeUInt16LE(code, o);
-      buf.writeUInt8(jt, o + 2);
-      buf.writeUInt8(jf, o + 3);
-      buf.writeUInt32LE(k >>> 0, o + 4);
+      buf[o] = code & 0xff;
+      buf[o + 1] = code >>> 8;
+      buf[o + 2] = jt;
+      buf[o + 3] = jf;
+      buf[o + 4] = k & 0xff;
+      buf[o + 5] = (k >>> 8) & 0xff;
+      buf[o + 6] = (k >>> 16) & 0xff;
+      buf[o + 7] = k >>> 24;
       pc++;
     };
     const jumpTo = (target: Target): void => {

@@ -131,7 +131,7 @@ interface ArchDef {
 const ARCH_DEFS: Record<SupportedArch, ArchDef> = {
   SCMP_ARCH_X86_64: { scmp: 'SCMP_ARCH_X86_64', table: 'x86_64', audit: AUDIT_ARCH.X86_64, bits32: false },
   SCMP_ARCH_X86: { scmp: 'SCMP_ARCH_X86', table: 'x86', audit: AUDIT_ARCH.I386, bits32: true },
-  SCMP_ARCH_X32: { scmp: 'SCMP_ARCH_X32', table: 'x32', audit: AUDIT_ARCH.X86_64, bits32: false },
+  SCMP_ARCH_X32: { scmp: 'SCMP_ARCH_X32', table: 'x32', audit: AUDIT_ARCH.X86_64, bits32: true },
   SCMP_ARCH_AARCH64: { scmp: 'SCMP_ARCH_AARCH64', table: 'aarch64', audit: AUDIT_ARCH.AARCH64, bits32: false },
 };
 
