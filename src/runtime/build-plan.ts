@@ -164,10 +164,11 @@ function addProcessSteps(
   addExecCheckStep(plan, proc);
   plan.add(Op.READY, 'report ready');
   o.afterReady?.(plan);
-  // With no_new_privs the filter can be loaded last, right before execve.
+  plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + o.preserveFds));
+  // With no_new_privs the filter can be loaded last: only execve (and the
+  // startContainer hooks, as with runc) run under it before the program.
   if (o.seccomp && proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
   o.beforeExec?.(plan);
-  plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + o.preserveFds));
   addFinalExecStep(plan, proc);
 }
 

@@ -13,7 +13,9 @@ import {
   verify,
   type SeccompInput,
 } from './bpf-interp';
+import { boundaryInputs } from './inputs';
 import { model } from './model';
+import { dockerLikeProfile, MIXED_SPECS } from './profiles';
 
 const ALLOW = 0x7fff0000;
 const KILL_THREAD = 0;
@@ -497,6 +499,22 @@ describe('compileSeccomp: x86 socketcall/ipc multiplexing', () => {
     expect(i386(nr(I386, 'connect'), [3])).toBe(ALLOW);
     expect(i386(nr(I386, 'connect'), [4])).toBe(EPERM);
     expect(i386(102, [3 /* SYS_CONNECT */])).toBe(ALLOW);
+  });
+
+  it('keeps a socket rule\'s conditions on other arguments for the socketcall form', () => {
+    const { exec } = compile({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86'],
+      syscalls: [
+        { names: ['setsockopt'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 41, op: 'SCMP_CMP_EQ' }] },
+      ],
+    });
+    const i386 = (n: number, args: number[] = []) => exec({ arch: AUDIT_ARCH_I386, nr: n, args });
+    expect(i386(nr(I386, 'setsockopt'), [3, 41])).toBe(EPERM);
+    expect(i386(nr(I386, 'setsockopt'), [3, 6])).toBe(ALLOW);
+    expect(i386(102, [14 /* SYS_SETSOCKOPT */, 41])).toBe(EPERM);
+    expect(i386(102, [14, 6])).toBe(ALLOW);
+    expect(i386(102, [15, 41])).toBe(ALLOW);
     // x86_64 has no socketcall: the names are plain syscalls there
     expect(exec({ arch: AUDIT_ARCH_X86_64, nr: nr(X64, 'socket') })).toBe(ALLOW);
   });
@@ -707,46 +725,7 @@ describe('compileSeccomp: long programs', () => {
 });
 
 describe('compileSeccomp: agrees with the reference model', () => {
-  const POOL: bigint[] = [0n, 1n, 3n, 8n, 9n, 40n, 0xffffffffn, 0x1_0000_0000n, 0x1_0000_0009n, 1n << 63n, (1n << 64n) - 1n];
-  // deterministic pseudo-random numbers
-  let seed = 12345;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % n;
-  };
-
-  const specs: [string, LinuxSeccomp][] = [
-    [
-      'mixed rules, all arches',
-      {
-        defaultAction: 'SCMP_ACT_ERRNO',
-        architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64'],
-        syscalls: [
-          { names: ['read', 'write', 'close', 'socket', 'recv', 'semop'], action: 'SCMP_ACT_ALLOW' },
-          { names: ['ioctl', 'bind'], action: 'SCMP_ACT_ALLOW', args: [{ index: 1, value: 0x1_0000_0009, op: 'SCMP_CMP_LE' }] },
-          { names: ['ioctl'], action: 'SCMP_ACT_TRAP', args: [{ index: 1, value: 0xffffffff, op: 'SCMP_CMP_GT' }] },
-          { names: ['kill', 'connect'], action: 'SCMP_ACT_LOG', args: [{ index: 0, value: 8, op: 'SCMP_CMP_NE' }, { index: 1, value: 9, op: 'SCMP_CMP_EQ' }] },
-          { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0xff_0000_00ff, valueTwo: 9, op: 'SCMP_CMP_MASKED_EQ' }] },
-          { names: ['mount', 'umount2', 'shmget'], action: 'SCMP_ACT_KILL_PROCESS' },
-          { names: ['openat'], action: 'SCMP_ACT_ERRNO', errnoRet: 2, args: [{ index: 2, value: 3, op: 'SCMP_CMP_LT' }, { index: 2, value: 9, op: 'SCMP_CMP_GE' }] },
-          { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
-          { names: ['getpid'], action: 'SCMP_ACT_ERRNO' },
-        ],
-      },
-    ],
-    [
-      'allow by default',
-      {
-        defaultAction: 'SCMP_ACT_ALLOW',
-        architectures: ['SCMP_ARCH_X86'],
-        syscalls: [
-          { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 97, args: [{ index: 0, value: 40, op: 'SCMP_CMP_EQ' }] },
-          { names: ['personality'], action: 'SCMP_ACT_KILL', args: [{ index: 0, value: 8, op: 'SCMP_CMP_GE' }] },
-          { names: ['ptrace', 'msgget'], action: 'SCMP_ACT_TRACE', errnoRet: 7 },
-        ],
-      },
-    ],
-  ];
+  const specs: [string, LinuxSeccomp][] = [...MIXED_SPECS, ['docker-like profile', dockerLikeProfile()]];
 
   for (const [title, spec] of specs) {
     for (const hostArch of ['x64', 'arm64']) {
@@ -754,19 +733,7 @@ describe('compileSeccomp: agrees with the reference model', () => {
         it(`${title} (host ${hostArch}, stub ${enosysStub})`, () => {
           const opts = { hostArch, enosysStub };
           const { exec, out } = compile(spec, opts);
-          const inputs: SeccompInput[] = [];
-          const nrs = [0, 1, 2, 3, 63, 102, 117, 359, 500, 0x3fffffff, 0x40000000, 0x40000202, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
-          for (const table of [X64, I386, X32, A64]) for (const v of table.values()) nrs.push(v, v + 1);
-          for (const arch of [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64, 0x40000028]) {
-            for (const n of nrs) {
-              const args = Array.from({ length: 6 }, () => POOL[rnd(POOL.length)]!);
-              inputs.push({ arch, nr: n, args });
-              inputs.push({ arch, nr: n, args: [POOL[rnd(POOL.length)]!, 9n, 3n] });
-            }
-          }
-          for (const sub of [0, 1, 2, 9, 10, 21, 23]) {
-            inputs.push({ arch: AUDIT_ARCH_I386, nr: 102, args: [sub, 9] }, { arch: AUDIT_ARCH_I386, nr: 117, args: [sub] });
-          }
+          const inputs = boundaryInputs();
           let checked = 0;
           for (const input of inputs) {
             const want = model(spec, input, opts);

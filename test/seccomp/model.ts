@@ -35,6 +35,13 @@ const TABLE: Record<string, TableArch> = {
   SCMP_ARCH_AARCH64: 'aarch64',
 };
 
+const TABLES = new Map<TableArch, SyscallTable>();
+function table(arch: TableArch): SyscallTable {
+  let t = TABLES.get(arch);
+  if (t === undefined) TABLES.set(arch, (t = syscallTable(arch)));
+  return t;
+}
+
 function toBig(v: number | bigint | undefined): bigint {
   if (v === undefined) return 0n;
   if (typeof v === 'bigint') return v;
@@ -95,7 +102,7 @@ export function model(
   const defaultRet = act(spec.defaultAction, spec.defaultErrnoRet);
   const host = HOST[opts.hostArch ?? 'x64'] ?? opts.hostArch!;
   const archs = new Set<string>([host, ...(spec.architectures ?? []).filter((a) => a in TABLE)]);
-  const tables = new Map<string, SyscallTable>([...archs].map((a) => [a, syscallTable(TABLE[a]!)]));
+  const tables = new Map<string, SyscallTable>([...archs].map((a) => [a, table(TABLE[a]!)]));
   const nr = input.nr >>> 0;
   const args = [0, 1, 2, 3, 4, 5].map((i) => toBig(input.args?.[i]));
 

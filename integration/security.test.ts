@@ -1,0 +1,101 @@
+// Process confinement checked from inside: seccomp filters from our own
+// compiler, loaded by the native init on the real kernel.
+import { afterAll, describe, expect, it } from 'vitest';
+import { Sandbox } from './helpers';
+import type { LinuxSeccomp } from '../src/oci/types';
+
+const sb = new Sandbox('security');
+afterAll(() => sb.cleanup());
+
+function withSeccomp(args: string[], seccomp: LinuxSeccomp, nnp = true) {
+  return sb.bundle(args, (s) => {
+    s.root!.readonly = false;
+    s.process!.noNewPrivileges = nnp;
+    s.linux!.seccomp = seccomp;
+  });
+}
+
+describe('seccomp', () => {
+  it('returns the configured errno for listed syscalls and allows the rest', () => {
+    const b = withSeccomp(['sh', '-c', 'grep Seccomp: /proc/self/status; mkdir /tmp/d; echo mkdir=$?; chmod 700 /tmp; echo chmod=$?; echo still-running'], {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+      syscalls: [
+        { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+        { names: ['chmod', 'fchmodat', 'fchmodat2'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
+      ],
+    });
+    const r = sb.run(b);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Seccomp:\t2');
+    expect(r.stdout).toContain('mkdir=1');
+    expect(r.stderr).toMatch(/Operation not permitted/);
+    expect(r.stderr).toMatch(/Permission denied/);
+    expect(r.stdout).toContain('still-running');
+  });
+
+  it('kills the process with SIGSYS for SCMP_ACT_KILL_PROCESS', () => {
+    const b = withSeccomp(['mkdir', '/tmp/x'], {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_KILL_PROCESS' }],
+    });
+    expect(sb.run(b).code).toBe(128 + 31);
+  });
+
+  it('compares arguments: kill(pid, 0) denied, kill(pid, SIGCONT) allowed, 64-bit GT and MASKED_EQ', () => {
+    const b = withSeccomp(['sh', '-c', 'kill -0 $$; echo zero=$?; kill -CONT $$; echo cont=$?; kill -USR2 $$ 2>/dev/null; echo usr2=$?'], {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [
+        { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 0, op: 'SCMP_CMP_EQ' }] },
+        // Signal numbers are never above 2^32: this rule must not match.
+        { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 0x100000000, op: 'SCMP_CMP_GE' }] },
+        // SIGUSR2 is 12 = 0b1100: (sig & 0xc) == 0xc matches it.
+        { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 1, args: [{ index: 1, value: 0xc, valueTwo: 0xc, op: 'SCMP_CMP_MASKED_EQ' }] },
+      ],
+    });
+    const r = sb.run(b);
+    expect(r.stdout).toMatch(/zero=[1-9]/);
+    expect(r.stdout).toContain('cont=0');
+    expect(r.stdout).toMatch(/usr2=[1-9]/);
+  });
+
+  it('an allow-list profile (default ERRNO) still lets the init execve and the program run', () => {
+    const allowed = [
+      'execve', 'brk', 'arch_prctl', 'set_tid_address', 'set_robust_list', 'rseq', 'prlimit64', 'mmap', 'munmap', 'mprotect',
+      'read', 'write', 'writev', 'exit', 'exit_group', 'getuid', 'geteuid', 'getpid', 'getppid', 'rt_sigaction', 'rt_sigprocmask',
+      'rt_sigreturn', 'ioctl', 'fcntl', 'close', 'newfstatat', 'fstat', 'stat', 'lstat', 'getcwd', 'uname', 'openat', 'open',
+    ];
+    const b = withSeccomp(['echo', 'allowed'], {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      syscalls: [{ names: allowed, action: 'SCMP_ACT_ALLOW' }],
+    });
+    const r = sb.run(b);
+    expect(r.stdout.trim()).toBe('allowed');
+    expect(r.code).toBe(0);
+  });
+
+  it('without no_new_privs the filter is loaded while the init still has CAP_SYS_ADMIN, for a non-root user', () => {
+    const b = sb.bundle(['sh', '-c', 'id -u; mkdir /tmp/y; echo mkdir=$?'], (s) => {
+      s.root!.readonly = false;
+      s.process!.noNewPrivileges = false;
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+    });
+    const r = sb.run(b);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('1000');
+    expect(r.stdout).toContain('mkdir=1');
+  });
+
+  it('rejects an unknown action with one clear line and leaves nothing behind', () => {
+    const b = sb.bundle(['true'], (s) => {
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_BOGUS' as never };
+    });
+    const id = sb.id();
+    const r = sb.tsrun(['run', '--bundle', b, id]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/seccomp/);
+    expect(sb.tsrun(['state', id]).code).not.toBe(0);
+  });
+});
