@@ -116,6 +116,9 @@ async function main() {
   const pseudoArgs = Array.from({ length: 1000 }, (_, i) => -10000 - i);
   const pseudo = (await resolveMany('x86_64', pseudoArgs)).filter((n) => n !== 'UNKNOWN' && n !== '');
   for (const n of pseudo) candidates.add(n);
+  // x86 multiplexed pseudo-syscalls (-1xx socketcall, -2xx ipc), e.g. send/recv exist only there.
+  const muxArgs = Array.from({ length: 30 }, (_, i) => -100 - i).concat(Array.from({ length: 30 }, (_, i) => -200 - i));
+  for (const n of await resolveMany('x86', muxArgs)) if (n !== 'UNKNOWN' && n !== '') candidates.add(n);
   const candidateList = [...candidates].sort();
 
   // Pass 2: name -> number on every architecture.
