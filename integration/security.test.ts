@@ -99,3 +99,53 @@ describe('seccomp', () => {
     expect(sb.tsrun(['state', id]).code).not.toBe(0);
   });
 });
+
+describe('process attributes', () => {
+  it('applies rlimits, oom_score_adj, personality, scheduler, I/O priority and CPU affinity', () => {
+    const b = sb.bundle(
+      [
+        'sh',
+        '-c',
+        'ulimit -Sn; ulimit -Hn; cat /proc/self/oom_score_adj; uname -m; grep -E "^policy" /proc/self/sched; grep Cpus_allowed_list /proc/self/status',
+      ],
+      (s) => {
+        s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 256, hard: 512 }];
+        s.process!.oomScoreAdj = 123;
+        s.linux!.personality = { domain: 'LINUX32' };
+        s.process!.scheduler = { policy: 'SCHED_BATCH', nice: 5 };
+        s.process!.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 };
+        s.process!.execCPUAffinity = { final: '0' };
+      },
+    );
+    const r = sb.run(b);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('256');
+    expect(lines[1]).toBe('512');
+    expect(lines[2]).toBe('123');
+    expect(lines[3]).toMatch(/^i[3-6]86$/);
+    expect(r.stdout).toMatch(/policy\s*:\s*3/); // SCHED_BATCH
+    expect(r.stdout).toMatch(/Cpus_allowed_list:\s*0$/m);
+  });
+
+  it('refuses a host-wide sysctl and an AppArmor profile on a host without AppArmor, leaving nothing', () => {
+    for (const mutate of [
+      (s: import('../src/oci/types').Spec) => (s.linux!.sysctl = { 'kernel.panic': '1' }),
+      (s: import('../src/oci/types').Spec) => (s.process!.apparmorProfile = 'tsrun-test'),
+    ]) {
+      const id = sb.id();
+      const r = sb.tsrun(['run', '--bundle', sb.bundle(['true'], mutate), id]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/kernel.panic|AppArmor/);
+      expect(sb.tsrun(['state', id]).code).not.toBe(0);
+    }
+  });
+
+  it('a rlimit above what the host allows is one clear error naming it', () => {
+    const b = sb.bundle(['true'], (s) => (s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1 << 30, hard: 1 << 30 }]));
+    const r = sb.tsrun(['run', '--bundle', b, sb.id()]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/RLIMIT_NOFILE.*(operation not permitted|invalid argument)/);
+  });
+});

@@ -98,6 +98,9 @@ enum op {
 	OP_MKDIR = 43,
 	OP_CHROOT = 44,
 	OP_PRIVATE_PARENT = 45,
+	OP_SCHED = 46,
+	OP_IOPRIO = 47,
+	OP_AFFINITY = 48,
 };
 
 /* OP_MOUNT target flags */
@@ -1158,6 +1161,44 @@ int main(int argc, char **argv)
 				else
 					*slash = '\0';
 			}
+			break;
+		}
+		case OP_SCHED: {
+			/* struct sched_attr, filled by the runtime */
+			struct {
+				uint32_t size, policy;
+				uint64_t flags;
+				int32_t nice;
+				uint32_t priority;
+				uint64_t runtime, deadline, period;
+			} attr = {0};
+			attr.size = sizeof(attr);
+			attr.policy = (uint32_t)get_u64(&c);
+			attr.flags = get_u64(&c);
+			attr.nice = (int32_t)get_u64(&c);
+			attr.priority = (uint32_t)get_u64(&c);
+			attr.runtime = get_u64(&c);
+			attr.deadline = get_u64(&c);
+			attr.period = get_u64(&c);
+			if (!c.bad && syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_IOPRIO: {
+			uint64_t v = get_u64(&c);
+			if (!c.bad && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)v) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_AFFINITY: {
+			uint32_t n = get_u32(&c);
+			if (c.bad || (size_t)(c.end - c.p) < n) {
+				c.bad = 1;
+				break;
+			}
+			if (syscall(SYS_sched_setaffinity, 0, (size_t)n, c.p) < 0)
+				r = -errno;
+			c.p += n;
 			break;
 		}
 		case OP_SETPGID_FG:

@@ -8,6 +8,7 @@ import type { CgroupLayout } from '../cgroups/hierarchy';
 import { CLONE, JOIN_ORDER, NS_FLAG, NS_PROC_NAME, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
 import { addRootfsFinishSteps, addRootfsSteps } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
+import { addFinalAffinityStep, addLsmSteps, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
 import { Op, Plan, Slot, str, u64 } from './plan';
 import { addChdirStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
 
@@ -54,6 +55,8 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   }
   const ns = planNamespaces(spec);
   checkNamespaceConfig(spec, ns);
+  checkSysctls(spec, ns);
+  checkLsm(spec, proc);
   const linux = spec.linux ?? {};
   const userns = ns.isNew('user');
   const plan = new Plan();
@@ -155,6 +158,8 @@ function addProcessSteps(
 ): void {
   plan.add(Op.UMASK, 'set the umask', u64(proc.user.umask ?? 0o022));
   addRlimitSteps(plan, proc);
+  addSchedulingSteps(plan, proc);
+  addLsmSteps(plan, proc);
   if (proc.noNewPrivileges) plan.add(Op.NO_NEW_PRIVS, 'set no_new_privs');
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   if (o.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
@@ -164,6 +169,7 @@ function addProcessSteps(
   addExecCheckStep(plan, proc);
   plan.add(Op.READY, 'report ready');
   o.afterReady?.(plan);
+  addFinalAffinityStep(plan, proc);
   plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + o.preserveFds));
   // With no_new_privs the filter can be loaded last: only execve (and the
   // startContainer hooks, as with runc) run under it before the program.
@@ -192,6 +198,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   const proc = input.process;
   if (!proc.args || proc.args.length === 0) throw new ConfigError('exec: no command given');
   if (proc.terminal && !input.consoleSocket) throw new ConfigError('exec: a terminal (-t) needs --console-socket');
+  checkLsm(input.spec, proc);
   const plan = new Plan();
   if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
   const types = new Set((input.spec.linux?.namespaces ?? []).map((n) => n.type));

@@ -47,6 +47,9 @@ export const Op = {
   MKDIR: 43,
   CHROOT: 44,
   PRIVATE_PARENT: 45,
+  SCHED: 46,
+  IOPRIO: 47,
+  AFFINITY: 48,
 } as const;
 
 /** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */

@@ -29,22 +29,39 @@ export const SECCOMP_DATA = {
   ARGS: 16,
 } as const;
 
-/** A jump target: a label id, or "some instruction that returns k". */
-export type Target = number | { readonly ret: number };
+/**
+ * A jump target: a label id (>= 0) from Assembler.label(), or retTarget(k) for "any
+ * instruction that returns k" (encoded as a negative number, so targets are plain numbers).
+ */
+export type Target = number;
 
-type Node =
-  | { readonly kind: 'ld' | 'and' | 'ret'; readonly k: number }
-  | { readonly kind: 'label'; readonly id: number }
-  | { readonly kind: 'ja'; target: Target }
-  | {
-      readonly kind: 'jcc';
-      readonly code: number;
-      readonly k: number;
-      t: Target;
-      f: Target;
-      farT: boolean;
-      farF: boolean;
-    };
+/** Target for "return k". */
+export function retTarget(k: number): Target {
+  return -1 - (k >>> 0);
+}
+
+const K_LABEL = 0;
+const K_LD = 1;
+const K_AND = 2;
+const K_RET = 3;
+const K_JA = 4;
+const K_JCC = 5;
+
+/** One node of the program; a single shape for all kinds keeps property access monomorphic. */
+class Node {
+  constructor(
+    readonly kind: number,
+    readonly code: number,
+    /** k for ld/and/ret/jcc, the label id for a label node */
+    readonly k: number,
+    /** target for ja/jcc (jump if true) */
+    public t: Target,
+    /** target for jcc (jump if false) */
+    public f: Target,
+    /** bit 0: the true branch goes through a trampoline; bit 1: the false branch */
+    public far: number,
+  ) {}
+}
 
 export class Assembler {
   private readonly nodes: Node[] = [];
@@ -57,28 +74,28 @@ export class Assembler {
 
   /** Places a label at the current position. */
   place(id: number): void {
-    this.nodes.push({ kind: 'label', id });
+    this.nodes.push(new Node(K_LABEL, 0, id, 0, 0, 0));
   }
 
   ld(offset: number): void {
-    this.nodes.push({ kind: 'ld', k: offset });
+    this.nodes.push(new Node(K_LD, BPF.LD_W_ABS, offset, 0, 0, 0));
   }
 
   and(mask: number): void {
-    this.nodes.push({ kind: 'and', k: mask >>> 0 });
+    this.nodes.push(new Node(K_AND, BPF.ALU_AND_K, mask >>> 0, 0, 0, 0));
   }
 
   ret(k: number): void {
-    this.nodes.push({ kind: 'ret', k: k >>> 0 });
+    this.nodes.push(new Node(K_RET, BPF.RET_K, k >>> 0, 0, 0, 0));
   }
 
   ja(target: Target): void {
-    this.nodes.push({ kind: 'ja', target });
+    this.nodes.push(new Node(K_JA, BPF.JMP_JA, 0, target, 0, 0));
   }
 
   /** Conditional jump: if (A <code> k) goto t else goto f. */
   jcc(code: number, k: number, t: Target, f: Target): void {
-    this.nodes.push({ kind: 'jcc', code, k: k >>> 0, t, f, farT: false, farF: false });
+    this.nodes.push(new Node(K_JCC, code, k >>> 0, t, f, 0));
   }
 
   /** Lays out, resolves and encodes the program (struct sock_filter[], little-endian). */
@@ -87,51 +104,52 @@ export class Assembler {
     // Return targets become labels on a pool of `ret` instructions at the very end.
     const retLabels = new Map<number, number>();
     const resolve = (t: Target): number => {
-      if (typeof t === 'number') return t;
-      let id = retLabels.get(t.ret >>> 0);
+      if (t >= 0) return t;
+      let id = retLabels.get(t);
       if (id === undefined) {
-        id = this.label();
-        retLabels.set(t.ret >>> 0, id);
+        id = this.nextLabel++;
+        retLabels.set(t, id);
       }
       return id;
     };
     for (const n of nodes) {
-      if (n.kind === 'ja') n.target = resolve(n.target);
-      else if (n.kind === 'jcc') {
+      if (n.kind === K_JA) n.t = resolve(n.t);
+      else if (n.kind === K_JCC) {
         n.t = resolve(n.t);
         n.f = resolve(n.f);
       }
     }
-    for (const [k, id] of retLabels) {
-      nodes.push({ kind: 'label', id }, { kind: 'ret', k });
+    for (const [t, id] of retLabels) {
+      nodes.push(new Node(K_LABEL, 0, id, 0, 0, 0), new Node(K_RET, BPF.RET_K, -1 - t, 0, 0, 0));
     }
 
     // Labels directly in front of a `ret`: a far jump there is replaced by a copy of the ret.
-    const retAt = new Map<number, number>();
-    for (let i = 0; i < nodes.length; i++) {
-      const n = nodes[i]!;
-      if (n.kind !== 'label') continue;
-      let j = i + 1;
-      while (j < nodes.length && nodes[j]!.kind === 'label') j++;
-      const m = nodes[j];
-      if (m?.kind === 'ret') retAt.set(n.id, m.k);
+    const labelCount = this.nextLabel;
+    const retAt = new Float64Array(labelCount).fill(-1);
+    let pending: number[] = [];
+    for (const n of nodes) {
+      if (n.kind === K_LABEL) pending.push(n.k);
+      else {
+        if (n.kind === K_RET) for (const id of pending) retAt[id] = n.k;
+        if (pending.length > 0) pending = [];
+      }
     }
 
-    const labelAddr = new Array<number>(this.nextLabel).fill(-1);
-    const nodeAddr = new Array<number>(nodes.length).fill(0);
+    const labelAddr = new Int32Array(labelCount).fill(-1);
+    const nodeAddr = new Int32Array(nodes.length);
     const layout = (): number => {
       let addr = 0;
       for (let i = 0; i < nodes.length; i++) {
         const n = nodes[i]!;
         nodeAddr[i] = addr;
-        if (n.kind === 'label') labelAddr[n.id] = addr;
-        else addr += n.kind === 'jcc' ? 1 + (n.farT ? 1 : 0) + (n.farF ? 1 : 0) : 1;
+        if (n.kind === K_LABEL) labelAddr[n.k] = addr;
+        else addr += n.kind === K_JCC ? 1 + (n.far & 1) + (n.far >> 1) : 1;
       }
       return addr;
     };
-    const dist = (from: number, target: Target): number => {
-      const to = labelAddr[target as number]!;
-      if (to < 0) throw new Error(`seccomp: BPF label ${String(target)} was never placed`);
+    const dist = (from: number, target: number): number => {
+      const to = labelAddr[target]!;
+      if (to < 0) throw new Error(`seccomp: BPF label ${target} was never placed`);
       const d = to - (from + 1);
       if (d < 0) throw new Error(`seccomp: backward BPF jump from ${from} to ${to}`);
       return d;
@@ -145,21 +163,21 @@ export class Assembler {
       let changed = false;
       for (let i = 0; i < nodes.length; i++) {
         const n = nodes[i]!;
-        if (n.kind !== 'jcc') continue;
+        if (n.kind !== K_JCC) continue;
         const addr = nodeAddr[i]!;
-        if (!n.farT && dist(addr, n.t) > 255) {
-          n.farT = true;
+        if ((n.far & 1) === 0 && dist(addr, n.t) > 255) {
+          n.far |= 1;
           changed = true;
         }
-        if (!n.farF && dist(addr, n.f) > 255) {
-          n.farF = true;
+        if ((n.far & 2) === 0 && dist(addr, n.f) > 255) {
+          n.far |= 2;
           changed = true;
         }
       }
       if (!changed) break;
     }
 
-    const buf = Buffer.alloc(length * 8);
+    const buf = Buffer.alloc(length * SOCK_FILTER_SIZE);
     let pc = 0;
     // Byte stores: Buffer's write*LE helpers are slow before the JIT warms up, and a filter is
     // usually compiled once per process.
@@ -175,34 +193,32 @@ export class Assembler {
       buf[o + 7] = k >>> 24;
       pc++;
     };
-    const jumpTo = (target: Target): void => {
-      const r = retAt.get(target as number);
-      if (r !== undefined) emit(BPF.RET_K, 0, 0, r);
+    const jumpTo = (target: number): void => {
+      const r = retAt[target]!;
+      if (r >= 0) emit(BPF.RET_K, 0, 0, r);
       else emit(BPF.JMP_JA, 0, 0, dist(pc, target));
     };
     for (const n of nodes) {
       switch (n.kind) {
-        case 'label':
+        case K_LABEL:
           break;
-        case 'ld':
-          emit(BPF.LD_W_ABS, 0, 0, n.k);
+        case K_LD:
+        case K_AND:
+        case K_RET:
+          emit(n.code, 0, 0, n.k);
           break;
-        case 'and':
-          emit(BPF.ALU_AND_K, 0, 0, n.k);
+        case K_JA:
+          jumpTo(n.t);
           break;
-        case 'ret':
-          emit(BPF.RET_K, 0, 0, n.k);
-          break;
-        case 'ja':
-          jumpTo(n.target);
-          break;
-        case 'jcc': {
+        case K_JCC: {
           const at = pc;
-          const jt = n.farT ? 0 : dist(at, n.t);
-          const jf = n.farF ? (n.farT ? 1 : 0) : dist(at, n.f);
+          const farT = (n.far & 1) !== 0;
+          const farF = (n.far & 2) !== 0;
+          const jt = farT ? 0 : dist(at, n.t);
+          const jf = farF ? (farT ? 1 : 0) : dist(at, n.f);
           emit(n.code, jt, jf, n.k);
-          if (n.farT) jumpTo(n.t);
-          if (n.farF) jumpTo(n.f);
+          if (farT) jumpTo(n.t);
+          if (farF) jumpTo(n.f);
           break;
         }
       }

@@ -48,7 +48,7 @@ import type {
   LinuxSeccompFlag,
   LinuxSeccompOperator,
 } from '../oci/types';
-import { Assembler, BPF, BPF_MAXINSNS, SECCOMP_DATA, SOCK_FILTER_SIZE, type Target } from './bpf';
+import { Assembler, BPF, BPF_MAXINSNS, retTarget, SECCOMP_DATA, SOCK_FILTER_SIZE } from './bpf';
 import { isKnownSyscallName, syscallTable, type SyscallTable, type TableArch } from './syscalls';
 
 // ---------------------------------------------------------------------------------------
@@ -271,8 +271,10 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     });
   }
 
+  (globalThis as any).T?.('start');
   // ---- rules
   const tables = new Map<ArchDef, SyscallTable>(archs.map((a) => [a, syscallTable(a.table)]));
+  (globalThis as any).T?.('tables');
   const perArch = new Map<ArchDef, Map<number, ArchRule[]>>(archs.map((a) => [a, new Map()]));
   const unknownSyscalls: string[] = [];
   const allNames: string[] = [];
@@ -337,6 +339,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     }
   });
 
+  (globalThis as any).T?.('rules');
   if (notify) {
     flags |= SECCOMP_FILTER_FLAG.NEW_LISTENER;
     flags &= ~SECCOMP_FILTER_FLAG.TSYNC;
@@ -367,6 +370,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     }
   }
 
+  (globalThis as any).T?.('stub');
   // ---- code generation
   const asm = new Assembler();
   const sections: ArchDef[][] = [];
@@ -388,7 +392,9 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     emitSection(asm, s, perArch, largest, defaultRet);
   });
 
+  (globalThis as any).T?.('gen');
   const program = asm.assemble();
+  (globalThis as any).T?.('asm');
   const count = program.length / SOCK_FILTER_SIZE;
   if (count > BPF_MAXINSNS) {
     throw new ConfigError(
@@ -550,8 +556,8 @@ function emitSection(
   largest: Map<ArchDef, number>,
   defaultRet: number,
 ): void {
-  const ENOSYS_RET: Target = { ret: (SECCOMP_RET.ERRNO | ENOSYS) >>> 0 };
-  const BADARCH: Target = { ret: SECCOMP_RET.KILL_THREAD };
+  const ENOSYS_RET = retTarget(SECCOMP_RET.ERRNO | ENOSYS);
+  const BADARCH = retTarget(SECCOMP_RET.KILL_THREAD);
   const tree = asm.label();
   asm.ld(SECCOMP_DATA.NR);
 
