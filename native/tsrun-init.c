@@ -101,6 +101,7 @@ enum op {
 	OP_SCHED = 46,
 	OP_IOPRIO = 47,
 	OP_AFFINITY = 48,
+	OP_ADOPT_FD = 49,
 };
 
 /* OP_MOUNT target flags */
@@ -1199,6 +1200,21 @@ int main(int argc, char **argv)
 			if (syscall(SYS_sched_setaffinity, 0, (size_t)n, c.p) < 0)
 				r = -errno;
 			c.p += n;
+			break;
+		}
+		case OP_ADOPT_FD: {
+			/* An fd inherited from the runtime (e.g. its end of a console
+			 * socketpair) becomes a slot, closed at execve. */
+			uint64_t slot = get_u64(&c);
+			int fd = (int)get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS) {
+				c.bad = 1;
+				break;
+			}
+			if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+				r = -errno;
+			else
+				slots[slot] = fd;
 			break;
 		}
 		case OP_SETPGID_FG:

@@ -19,6 +19,8 @@ export interface PlanInput {
   /** The exec fifo that `start` opens; absent for a process started right away. */
   fifo?: string;
   consoleSocket?: string;
+  /** An inherited fd (number inside the init) to send the terminal to, instead of a socket path. */
+  consoleFd?: number;
   preserveFds: number;
   noPivot: boolean;
   noNewKeyring: boolean;
@@ -47,8 +49,9 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   const proc = spec.process;
   if (!proc) throw new ConfigError('config.json: process is required to create a container');
   if (!proc.args || proc.args.length === 0) throw new ConfigError('config.json: process.args must not be empty');
-  if (proc.terminal && !input.consoleSocket) {
-    throw new ConfigError('process.terminal is true: --console-socket is required to receive the terminal');
+  const hasConsole = input.consoleSocket !== undefined || input.consoleFd !== undefined;
+  if (proc.terminal && !hasConsole) {
+    throw new ConfigError('cannot allocate a terminal for a detached container without --console-socket');
   }
   if (!proc.terminal && input.consoleSocket) {
     throw new ConfigError('--console-socket is only used when process.terminal is true');
@@ -70,7 +73,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   // Host paths are opened before joining namespaces (a joined mount
   // namespace may not have them); the init inherits these fds.
   if (input.fifo) plan.add(Op.OPEN_PATH, 'open the state directory', str(dirname(input.fifo)), u64(Slot.FIFO), u64(0o10000000 | 0o200000 /* O_PATH|O_DIRECTORY */));
-  if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
+  addConsoleSource(plan, input);
   for (const j of ns.joins) plan.add(Op.SETNS, `join the ${j.type} namespace ${j.path}`, str(j.path), u64(j.flag));
   if (ns.newTimens) {
     plan.add(Op.UNSHARE, 'create a time namespace', u64(CLONE.NEWTIME));
@@ -125,7 +128,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   if (proc.oomScoreAdj !== undefined) {
     plan.add(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, str('/proc/self/oom_score_adj'), str(String(proc.oomScoreAdj)));
   }
-  if (input.consoleSocket) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
+  if (hasConsole) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
 
   if (linux.personality) {
     const domain = linux.personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
@@ -186,10 +189,17 @@ export interface ExecPlanInput {
   /** The container's namespaces (from its config), to know which to join. */
   spec: Spec;
   consoleSocket?: string;
+  consoleFd?: number;
   preserveFds: number;
   relay: boolean;
   warn: (msg: string) => void;
   seccomp?: { program: Buffer; flags: number };
+}
+
+/** Where the terminal goes: a console socket path, or an inherited fd. */
+function addConsoleSource(plan: Plan, input: { consoleSocket?: string; consoleFd?: number }): void {
+  if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
+  else if (input.consoleFd !== undefined) plan.add(Op.ADOPT_FD, 'take the console socket', u64(Slot.CONSOLE), u64(input.consoleFd));
 }
 
 /** A process joining a running container: its namespaces (user first), its
@@ -197,10 +207,11 @@ export interface ExecPlanInput {
 export function buildExecPlan(input: ExecPlanInput): Plan {
   const proc = input.process;
   if (!proc.args || proc.args.length === 0) throw new ConfigError('exec: no command given');
-  if (proc.terminal && !input.consoleSocket) throw new ConfigError('exec: a terminal (-t) needs --console-socket');
+  const hasConsole = input.consoleSocket !== undefined || input.consoleFd !== undefined;
+  if (proc.terminal && !hasConsole) throw new ConfigError('exec: cannot allocate a terminal for a detached process without --console-socket');
   checkLsm(input.spec, proc);
   const plan = new Plan();
-  if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
+  addConsoleSource(plan, input);
   const types = new Set((input.spec.linux?.namespaces ?? []).map((n) => n.type));
   for (const type of JOIN_ORDER) {
     if (!types.has(type)) continue;
@@ -212,7 +223,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   plan.add(Op.CLONE, 'create the process in the container', u64(0), u64(input.relay ? 1 : 0));
   plan.add(Op.WAIT_GO, 'wait for the runtime');
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
-  if (input.consoleSocket) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
+  if (hasConsole) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
   addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds });
   return plan;
 }

@@ -30,6 +30,8 @@ export interface LaunchOptions {
   stdio: [StdioEntry, StdioEntry, StdioEntry];
   /** Extra fds 3..3+n-1 passed through to the container (--preserve-fds). */
   preserveFds: number;
+  /** More fds for the init after the control socket (ctrl+1, ctrl+2, ...). */
+  extraFds?: number[];
   /** Called with the init's host pid before it may continue; returns the GO payload. */
   onPid: (pid: number) => Promise<Buffer>;
 }
@@ -70,11 +72,17 @@ const ERRNO_DESCRIPTIONS: Record<string, string> = {
   ENOEXEC: 'exec format error',
 };
 
+/** The fd number the init sees the control socket at; extra fds follow it. */
+export function ctrlFdNumber(preserveFds: number): number {
+  return 3 + preserveFds;
+}
+
 export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launched> {
-  const ctrlIndex = 3 + opts.preserveFds;
+  const ctrlIndex = ctrlFdNumber(opts.preserveFds);
   const stdio: StdioEntry[] = [...opts.stdio];
   for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe'); // a unix socketpair in libuv: our control channel
+  for (const fd of opts.extraFds ?? []) stdio.push(fd);
   const child = spawn(initBinary(), [String(ctrlIndex)], { stdio, env: {} });
   const ctrl = child.stdio[ctrlIndex] as Duplex;
   const exited = new Promise<number>((resolve) => {

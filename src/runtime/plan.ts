@@ -50,6 +50,7 @@ export const Op = {
   SCHED: 46,
   IOPRIO: 47,
   AFFINITY: 48,
+  ADOPT_FD: 49,
 } as const;
 
 /** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */

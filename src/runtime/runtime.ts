@@ -13,7 +13,8 @@ import { buildExecPlan, buildInitPlan } from './build-plan';
 import { compileSeccomp } from '../seccomp/compile';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
-import { launchInit, type StdioEntry } from './launcher';
+import { ctrlFdNumber, launchInit, type StdioEntry } from './launcher';
+import { ConsolePair, relayTerminal } from './pty';
 import {
   claimDir,
   containerDir,
@@ -86,21 +87,40 @@ export class Runtime {
     id: string,
     opts: CreateOptions & { detach?: boolean; keep?: boolean; onStarted?: (pid: number) => void },
   ): Promise<number> {
-    const c = await this.createInternal(id, opts, !opts.detach);
+    // A terminal in the foreground without a console socket: we relay it.
+    const pair = !opts.detach && !opts.consoleSocket && this.wantsTerminal(opts.bundle) ? new ConsolePair() : undefined;
+    let stopRelay: (() => Promise<void>) | undefined;
     try {
-      await this.start(id);
-    } catch (e) {
-      await this.delete(id, true).catch(() => {});
-      throw e;
+      const c = await this.createInternal(id, opts, !opts.detach, pair);
+      if (pair && c.master !== undefined) stopRelay = relayTerminal(pair, c.master);
+      try {
+        await this.start(id);
+      } catch (e) {
+        await this.delete(id, true).catch(() => {});
+        throw e;
+      }
+      if (opts.detach) return 0;
+      opts.onStarted?.(c.pid);
+      const code = await c.exited;
+      await stopRelay?.();
+      stopRelay = undefined;
+      if (!opts.keep) await this.delete(id, true);
+      return code;
+    } finally {
+      await stopRelay?.();
+      pair?.close();
     }
-    if (opts.detach) return 0;
-    opts.onStarted?.(c.pid);
-    const code = await c.exited;
-    if (!opts.keep) await this.delete(id, true);
-    return code;
   }
 
-  private async createInternal(id: string, opts: CreateOptions, relay: boolean) {
+  private wantsTerminal(bundle: string): boolean {
+    try {
+      return !!loadBundle(resolve(bundle)).process?.terminal;
+    } catch {
+      return false; // createInternal reports the problem
+    }
+  }
+
+  private async createInternal(id: string, opts: CreateOptions, relay: boolean, pair?: ConsolePair) {
     validateContainerId(id);
     if (this.opts.systemdCgroup) {
       throw new ConfigError('--systemd-cgroup: the systemd cgroup driver is not available in tsrun; use the cgroupfs driver (omit the flag)');
@@ -128,6 +148,7 @@ export class Runtime {
       rootfs,
       fifo,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      consoleFd: pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
       preserveFds: opts.preserveFds ?? 0,
       noPivot: !!opts.noPivot,
       noNewKeyring: !!opts.noNewKeyring,
@@ -161,6 +182,7 @@ export class Runtime {
       const launched = await launchInit(plan, {
         stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
         preserveFds: opts.preserveFds ?? 0,
+        extraFds: pair ? [pair.theirs] : [],
         onPid: async (pid) => {
           state.pid = pid;
           state.pidStartTime = procStat(pid)?.startTime ?? 0;
@@ -178,7 +200,12 @@ export class Runtime {
       state.phase = 'created';
       writeState(dir, state);
       if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
-      return { pid: launched.pid, exited: launched.exited };
+      let master: number | undefined;
+      if (pair) {
+        master = pair.receiveMaster();
+        pair.closeTheirs();
+      }
+      return { pid: launched.pid, exited: launched.exited, master };
     } catch (e) {
       if (state.pid > 0) killQuietly(state.pid, 9);
       await cg.destroy().catch(() => {});
@@ -225,11 +252,26 @@ export class Runtime {
     const status = deriveStatus(containerDir(this.root, id), st);
     if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
     if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
+    const pair = proc.terminal && !opts.consoleSocket && !opts.detach ? new ConsolePair() : undefined;
+    try {
+      return await this.execWith(st, proc, opts, pair);
+    } finally {
+      pair?.close();
+    }
+  }
+
+  private async execWith(
+    st: StoredState,
+    proc: Process,
+    opts: Parameters<Runtime['exec']>[2] & {},
+    pair: ConsolePair | undefined,
+  ): Promise<number> {
     const plan = buildExecPlan({
       process: proc,
       initPid: st.pid,
       spec: st.config,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      consoleFd: pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
       preserveFds: opts.preserveFds ?? 0,
       relay: !opts.detach,
       warn: this.warn,
@@ -239,6 +281,7 @@ export class Runtime {
     const launched = await launchInit(plan, {
       stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
       preserveFds: opts.preserveFds ?? 0,
+      extraFds: pair ? [pair.theirs] : [],
       onPid: async (pid) => {
         cg.join(pid);
         return Buffer.alloc(0);
@@ -246,8 +289,16 @@ export class Runtime {
     });
     if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
     if (opts.detach) return 0;
+    let stopRelay: (() => Promise<void>) | undefined;
+    if (pair) {
+      const master = pair.receiveMaster();
+      pair.closeTheirs();
+      stopRelay = relayTerminal(pair, master);
+    }
     opts.onStarted?.(launched.pid);
-    return launched.exited;
+    const code = await launched.exited;
+    await stopRelay?.();
+    return code;
   }
 
   /** The stored record of a container (its config, rootfs, cgroup). */

@@ -40,118 +40,124 @@ export function retTarget(k: number): Target {
   return -1 - (k >>> 0);
 }
 
-const K_LABEL = 0;
 const K_LD = 1;
 const K_AND = 2;
 const K_RET = 3;
 const K_JA = 4;
 const K_JCC = 5;
 
-/** One node of the program; a single shape for all kinds keeps property access monomorphic. */
-class Node {
-  constructor(
-    readonly kind: number,
-    readonly code: number,
-    /** k for ld/and/ret/jcc, the label id for a label node */
-    readonly k: number,
-    /** target for ja/jcc (jump if true) */
-    public t: Target,
-    /** target for jcc (jump if false) */
-    public f: Target,
-    /** bit 0: the true branch goes through a trampoline; bit 1: the false branch */
-    public far: number,
-  ) {}
+/**
+ * One instruction before layout. Always created by node() so that every node has the same
+ * shape (monomorphic property access matters: a filter is compiled once per process, mostly
+ * before the JIT has warmed up).
+ */
+interface Node {
+  readonly kind: number;
+  readonly code: number;
+  readonly k: number;
+  /** target for ja/jcc (jump if true) */
+  t: Target;
+  /** target for jcc (jump if false) */
+  f: Target;
+  /** bit 0: the true branch goes through a trampoline; bit 1: the false branch */
+  far: number;
+}
+
+function node(kind: number, code: number, k: number, t: Target, f: Target): Node {
+  return { kind, code, k, t, f, far: 0 };
 }
 
 export class Assembler {
   private readonly nodes: Node[] = [];
-  private nextLabel = 0;
+  /** label id -> index of the node it is placed in front of (-1: not placed yet) */
+  private readonly labelPos: number[] = [];
 
   /** A new, not yet placed label. */
   label(): number {
-    return this.nextLabel++;
+    this.labelPos.push(-1);
+    return this.labelPos.length - 1;
   }
 
-  /** Places a label at the current position. */
+  /** Places a label in front of the next instruction. */
   place(id: number): void {
-    this.nodes.push(new Node(K_LABEL, 0, id, 0, 0, 0));
+    this.labelPos[id] = this.nodes.length;
   }
 
   ld(offset: number): void {
-    this.nodes.push(new Node(K_LD, BPF.LD_W_ABS, offset, 0, 0, 0));
+    this.nodes.push(node(K_LD, BPF.LD_W_ABS, offset, 0, 0));
   }
 
   and(mask: number): void {
-    this.nodes.push(new Node(K_AND, BPF.ALU_AND_K, mask >>> 0, 0, 0, 0));
+    this.nodes.push(node(K_AND, BPF.ALU_AND_K, mask >>> 0, 0, 0));
   }
 
   ret(k: number): void {
-    this.nodes.push(new Node(K_RET, BPF.RET_K, k >>> 0, 0, 0, 0));
+    this.nodes.push(node(K_RET, BPF.RET_K, k >>> 0, 0, 0));
   }
 
   ja(target: Target): void {
-    this.nodes.push(new Node(K_JA, BPF.JMP_JA, 0, target, 0, 0));
+    this.nodes.push(node(K_JA, BPF.JMP_JA, 0, target, 0));
   }
 
   /** Conditional jump: if (A <code> k) goto t else goto f. */
   jcc(code: number, k: number, t: Target, f: Target): void {
-    this.nodes.push(new Node(K_JCC, code, k >>> 0, t, f, 0));
+    this.nodes.push(node(K_JCC, code, k >>> 0, t, f));
   }
 
   /** Lays out, resolves and encodes the program (struct sock_filter[], little-endian). */
   assemble(): Buffer {
     const nodes = this.nodes;
+    const labelPos = this.labelPos;
     // Return targets become labels on a pool of `ret` instructions at the very end.
     const retLabels = new Map<number, number>();
     const resolve = (t: Target): number => {
       if (t >= 0) return t;
       let id = retLabels.get(t);
       if (id === undefined) {
-        id = this.nextLabel++;
+        id = this.label();
         retLabels.set(t, id);
       }
       return id;
     };
-    for (const n of nodes) {
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i]!;
       if (n.kind === K_JA) n.t = resolve(n.t);
       else if (n.kind === K_JCC) {
         n.t = resolve(n.t);
         n.f = resolve(n.f);
       }
     }
-    for (const [t, id] of retLabels) {
-      nodes.push(new Node(K_LABEL, 0, id, 0, 0, 0), new Node(K_RET, BPF.RET_K, -1 - t, 0, 0, 0));
-    }
+    retLabels.forEach((id, t) => {
+      labelPos[id] = nodes.length;
+      nodes.push(node(K_RET, BPF.RET_K, -1 - t, 0, 0));
+    });
 
-    // Labels directly in front of a `ret`: a far jump there is replaced by a copy of the ret.
-    const labelCount = this.nextLabel;
-    const retAt = new Float64Array(labelCount).fill(-1);
-    let pending: number[] = [];
-    for (const n of nodes) {
-      if (n.kind === K_LABEL) pending.push(n.k);
-      else {
-        if (n.kind === K_RET) for (const id of pending) retAt[id] = n.k;
-        if (pending.length > 0) pending = [];
-      }
+    const count = nodes.length;
+    const labelCount = labelPos.length;
+    for (let id = 0; id < labelCount; id++) {
+      const pos = labelPos[id]!;
+      if (pos < 0 || pos >= count) throw new Error(`seccomp: BPF label ${id} was never placed`);
     }
+    // A far jump to a label in front of a `ret` becomes a copy of the ret instead of a `ja`.
+    const retAt = (target: number): number => {
+      const n = nodes[labelPos[target]!]!;
+      return n.kind === K_RET ? n.k : -1;
+    };
 
-    const labelAddr = new Int32Array(labelCount).fill(-1);
-    const nodeAddr = new Int32Array(nodes.length);
+    const nodeAddr = new Int32Array(count + 1);
     const layout = (): number => {
       let addr = 0;
-      for (let i = 0; i < nodes.length; i++) {
+      for (let i = 0; i < count; i++) {
         const n = nodes[i]!;
         nodeAddr[i] = addr;
-        if (n.kind === K_LABEL) labelAddr[n.k] = addr;
-        else addr += n.kind === K_JCC ? 1 + (n.far & 1) + (n.far >> 1) : 1;
+        addr += n.kind === K_JCC ? 1 + (n.far & 1) + (n.far >> 1) : 1;
       }
+      nodeAddr[count] = addr;
       return addr;
     };
     const dist = (from: number, target: number): number => {
-      const to = labelAddr[target]!;
-      if (to < 0) throw new Error(`seccomp: BPF label ${target} was never placed`);
-      const d = to - (from + 1);
-      if (d < 0) throw new Error(`seccomp: backward BPF jump from ${from} to ${to}`);
+      const d = nodeAddr[labelPos[target]!]! - (from + 1);
+      if (d < 0) throw new Error(`seccomp: backward BPF jump at ${from}`);
       return d;
     };
 
@@ -161,7 +167,7 @@ export class Assembler {
       length = layout();
       // Check every jump against this layout; widen the ones that do not fit, then redo it.
       let changed = false;
-      for (let i = 0; i < nodes.length; i++) {
+      for (let i = 0; i < count; i++) {
         const n = nodes[i]!;
         if (n.kind !== K_JCC) continue;
         const addr = nodeAddr[i]!;
@@ -194,33 +200,25 @@ export class Assembler {
       pc++;
     };
     const jumpTo = (target: number): void => {
-      const r = retAt[target]!;
+      const r = retAt(target);
       if (r >= 0) emit(BPF.RET_K, 0, 0, r);
       else emit(BPF.JMP_JA, 0, 0, dist(pc, target));
     };
-    for (const n of nodes) {
-      switch (n.kind) {
-        case K_LABEL:
-          break;
-        case K_LD:
-        case K_AND:
-        case K_RET:
-          emit(n.code, 0, 0, n.k);
-          break;
-        case K_JA:
-          jumpTo(n.t);
-          break;
-        case K_JCC: {
-          const at = pc;
-          const farT = (n.far & 1) !== 0;
-          const farF = (n.far & 2) !== 0;
-          const jt = farT ? 0 : dist(at, n.t);
-          const jf = farF ? (farT ? 1 : 0) : dist(at, n.f);
-          emit(n.code, jt, jf, n.k);
-          if (farT) jumpTo(n.t);
-          if (farF) jumpTo(n.f);
-          break;
-        }
+    for (let i = 0; i < count; i++) {
+      const n = nodes[i]!;
+      if (n.kind === K_JA) {
+        jumpTo(n.t);
+      } else if (n.kind === K_JCC) {
+        const at = pc;
+        const farT = (n.far & 1) !== 0;
+        const farF = (n.far & 2) !== 0;
+        const jt = farT ? 0 : dist(at, n.t);
+        const jf = farF ? (farT ? 1 : 0) : dist(at, n.f);
+        emit(n.code, jt, jf, n.k);
+        if (farT) jumpTo(n.t);
+        if (farF) jumpTo(n.f);
+      } else {
+        emit(n.code, 0, 0, n.k);
       }
     }
     if (pc !== length) throw new Error('seccomp: BPF layout mismatch');

@@ -49,7 +49,7 @@ import type {
   LinuxSeccompOperator,
 } from '../oci/types';
 import { Assembler, BPF, BPF_MAXINSNS, retTarget, SECCOMP_DATA, SOCK_FILTER_SIZE } from './bpf';
-import { isKnownSyscallName, syscallTable, type SyscallTable, type TableArch } from './syscalls';
+import { isKnownSyscallName, syscallTable, type TableArch } from './syscalls';
 
 // ---------------------------------------------------------------------------------------
 // Kernel ABI constants
@@ -273,27 +273,37 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
 
   (globalThis as any).T?.('start');
   // ---- rules
-  const tables = new Map<ArchDef, SyscallTable>(archs.map((a) => [a, syscallTable(a.table)]));
+  const stub =
+    opts.enosysStub !== false &&
+    defaultAction !== 'SCMP_ACT_ALLOW' &&
+    defaultAction !== 'SCMP_ACT_LOG' &&
+    defaultAction !== 'SCMP_ACT_TRACE' &&
+    // same outcome without the stub
+    defaultRet !== ((SECCOMP_RET.ERRNO | ENOSYS) >>> 0);
+  const states: ArchState[] = archs.map((def) => {
+    const t = syscallTable(def.table);
+    return { def, byName: t.byName, mux: t.multiplexed.size > 0 ? t.multiplexed : undefined, rules: new Map(), largest: 0 };
+  });
   (globalThis as any).T?.('tables');
-  const perArch = new Map<ArchDef, Map<number, ArchRule[]>>(archs.map((a) => [a, new Map()]));
-  const unknownSyscalls: string[] = [];
-  const allNames: string[] = [];
+  const unknown = new Set<string>();
   let notify = false;
   const syscalls = seccomp.syscalls ?? [];
   if (!Array.isArray(syscalls)) throw new ConfigError(`${P}.syscalls: must be an array`);
 
-  syscalls.forEach((call, i) => {
+  for (let i = 0; i < syscalls.length; i++) {
+    const call: unknown = syscalls[i];
     const path = `${P}.syscalls[${i}]`;
     if (typeof call !== 'object' || call === null || Array.isArray(call)) {
       throw new ConfigError(`${path}: must be an object`);
     }
-    const action = parseAction(call.action, `${path}.action`);
-    const ret = actionValue(action, call.errnoRet, `${path}.errnoRet`);
-    const names: unknown = call.names;
+    const { action: act, errnoRet, names, args } = call as Record<string, unknown>;
+    const action = parseAction(act, `${path}.action`);
+    const ret = actionValue(action, errnoRet, `${path}.errnoRet`);
     if (!Array.isArray(names) || names.length === 0) {
       throw new ConfigError(`${path}.names: must be a non-empty array of syscall names`);
     }
-    names.forEach((n: unknown, j) => {
+    for (let j = 0; j < names.length; j++) {
+      const n: unknown = names[j];
       if (typeof n !== 'string' || n === '') {
         throw new ConfigError(`${path}.names[${j}]: must be a non-empty string`);
       }
@@ -301,43 +311,44 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
         // runc refuses this too: the runtime itself must still write() after loading.
         throw new ConfigError(`${path}.names[${j}]: SCMP_ACT_NOTIFY cannot be used for the write syscall`);
       }
-    });
-    const conds = parseArgs(call.args, `${path}.args`);
-    if (action === 'SCMP_ACT_NOTIFY') notify = true;
-
-    for (const name of names as string[]) {
-      allNames.push(name);
-      let found = false;
-      for (const arch of archs) {
-        const t = tables.get(arch)!;
-        if (t.byName.has(name) || t.multiplexed.has(name)) found = true;
-      }
-      if (!found && !isKnownSyscallName(name) && !unknownSyscalls.includes(name)) unknownSyscalls.push(name);
     }
-    // runc: a rule with the default action is redundant and skipped.
-    if (ret === defaultRet) return;
+    const conds = parseArgs(args, `${path}.args`);
+    if (action === 'SCMP_ACT_NOTIFY') notify = true;
+    // runc: a rule with the default action is redundant and skipped (but its names still
+    // count for the -ENOSYS stub and the unknown-name report).
+    const skip = ret === defaultRet;
     // runc: if an argument index repeats, each condition becomes a rule of its own.
     const groups = hasRepeatedIndex(conds) ? conds.map((c) => [c]) : [conds];
-    for (const name of names as string[]) {
-      for (const arch of archs) {
-        const t = tables.get(arch)!;
-        const rules = perArch.get(arch)!;
-        for (const group of groups) {
-          const mux = t.multiplexed.get(name);
+    // The compiled form of each group, per ABI width (shared by all names of the rule).
+    const wide = skip ? [] : groups.map((g) => archRule(g, ret, false));
+    const narrow = skip ? [] : groups.map((g) => archRule(g, ret, true));
+
+    for (let j = 0; j < names.length; j++) {
+      const name = names[j] as string;
+      let found = false;
+      for (let a = 0; a < states.length; a++) {
+        const st = states[a]!;
+        const nr = st.byName.get(name);
+        const mux = st.mux?.get(name);
+        if (nr === undefined && mux === undefined) continue;
+        found = true;
+        // libseccomp resolves the multiplexed x86 calls to negative pseudo numbers.
+        if (nr !== undefined && mux === undefined && nr > st.largest) st.largest = nr;
+        if (skip) continue;
+        const compiled = st.def.bits32 ? narrow : wide;
+        for (let g = 0; g < groups.length; g++) {
           if (mux !== undefined) {
-            const [muxNr, sub] = mux;
-            const muxConds: Cond[] = [
-              { index: 0, op: 'EQ', value: BigInt(sub), valueTwo: 0n },
-              ...group.filter((c) => c.index !== 0),
-            ];
-            addRule(rules, muxNr, muxConds, ret, arch.bits32);
+            // x86: also match the call made through socketcall(2) / ipc(2).
+            const muxConds: Cond[] = [{ index: 0, op: 'EQ', value: BigInt(mux[1]), valueTwo: 0n }];
+            for (const c of groups[g]!) if (c.index !== 0) muxConds.push(c);
+            addRule(st.rules, mux[0], archRule(muxConds, ret, st.def.bits32));
           }
-          const nr = t.byName.get(name);
-          if (nr !== undefined) addRule(rules, nr, group, ret, arch.bits32);
+          if (nr !== undefined) addRule(st.rules, nr, compiled[g]!);
         }
       }
+      if (!found && !isKnownSyscallName(name)) unknown.add(name);
     }
-  });
+  }
 
   (globalThis as any).T?.('rules');
   if (notify) {
@@ -347,49 +358,25 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     flags &= ~SECCOMP_FILTER_FLAG.WAIT_KILLABLE_RECV;
   }
 
-  // ---- -ENOSYS stub: largest syscall number named by the profile, per architecture
-  const stub =
-    opts.enosysStub !== false &&
-    defaultAction !== 'SCMP_ACT_ALLOW' &&
-    defaultAction !== 'SCMP_ACT_LOG' &&
-    defaultAction !== 'SCMP_ACT_TRACE' &&
-    // same outcome without the stub
-    defaultRet !== ((SECCOMP_RET.ERRNO | ENOSYS) >>> 0);
-  const largest = new Map<ArchDef, number>();
-  if (stub) {
-    for (const arch of archs) {
-      const t = tables.get(arch)!;
-      let max = 0;
-      for (const name of allNames) {
-        // libseccomp resolves the multiplexed x86 calls to negative pseudo numbers.
-        if (t.multiplexed.has(name)) continue;
-        const nr = t.byName.get(name);
-        if (nr !== undefined && nr > max) max = nr;
-      }
-      if (max !== 0) largest.set(arch, max);
-    }
-  }
-
-  (globalThis as any).T?.('stub');
   // ---- code generation
   const asm = new Assembler();
-  const sections: ArchDef[][] = [];
-  for (const arch of archs) {
-    const s = sections.find((x) => x[0]!.audit === arch.audit);
-    if (s) s.push(arch);
-    else sections.push([arch]);
+  const sections: ArchState[][] = [];
+  for (const st of states) {
+    const s = sections.find((x) => x[0]!.def.audit === st.def.audit);
+    if (s) s.push(st);
+    else sections.push([st]);
   }
   const sectionLabels = sections.map(() => asm.label());
   asm.ld(SECCOMP_DATA.ARCH);
   sections.forEach((s, i) => {
     const next = asm.label();
-    asm.jcc(BPF.JMP_JEQ_K, s[0]!.audit, sectionLabels[i]!, next);
+    asm.jcc(BPF.JMP_JEQ_K, s[0]!.def.audit, sectionLabels[i]!, next);
     asm.place(next);
   });
   asm.ret(SECCOMP_RET.KILL_THREAD); // libseccomp's default bad-arch action (SCMP_ACT_KILL)
   sections.forEach((s, i) => {
     asm.place(sectionLabels[i]!);
-    emitSection(asm, s, perArch, largest, defaultRet);
+    emitSection(asm, s, stub, defaultRet);
   });
 
   (globalThis as any).T?.('gen');
@@ -405,7 +392,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     program,
     flags,
     notify,
-    unknownSyscalls,
+    unknownSyscalls: [...unknown],
     architectures: archs.map((a) => a.scmp),
     ignoredArchitectures,
   };
@@ -533,41 +520,51 @@ function normalize(c: Cond, bits32: boolean): NCond | null {
   };
 }
 
-function addRule(rules: Map<number, ArchRule[]>, nr: number, conds: Cond[], action: number, bits32: boolean): void {
+/** A rule as compiled for a 32- or 64-bit ABI. */
+function archRule(conds: Cond[], action: number, bits32: boolean): ArchRule {
   const n: NCond[] = [];
   for (const c of conds) {
     const x = normalize(c, bits32);
     if (x !== null) n.push(x);
   }
-  let list = rules.get(nr);
-  if (list === undefined) rules.set(nr, (list = []));
-  list.push({ conds: n.length === 0 ? null : n, action });
+  return { conds: n.length === 0 ? null : n, action };
+}
+
+function addRule(rules: Map<number, ArchRule[]>, nr: number, rule: ArchRule): void {
+  const list = rules.get(nr);
+  if (list === undefined) rules.set(nr, [rule]);
+  else list.push(rule);
+}
+
+interface ArchState {
+  def: ArchDef;
+  byName: ReadonlyMap<string, number>;
+  mux: ReadonlyMap<string, readonly [number, number]> | undefined;
+  /** syscall number -> rules, in profile order */
+  rules: Map<number, ArchRule[]>;
+  /** largest syscall number the profile names (runc's -ENOSYS stub); 0 = none */
+  largest: number;
 }
 
 // ---------------------------------------------------------------------------------------
 // Code generation
 
-type Body = { kind: 'ret'; action: number } | { kind: 'rules'; rules: ArchRule[] };
+/** A return value, or conditional rules tried in order before the default action. */
+type Body = number | ArchRule[];
 
-function emitSection(
-  asm: Assembler,
-  arches: ArchDef[],
-  perArch: Map<ArchDef, Map<number, ArchRule[]>>,
-  largest: Map<ArchDef, number>,
-  defaultRet: number,
-): void {
+function emitSection(asm: Assembler, states: ArchState[], stub: boolean, defaultRet: number): void {
   const ENOSYS_RET = retTarget(SECCOMP_RET.ERRNO | ENOSYS);
   const BADARCH = retTarget(SECCOMP_RET.KILL_THREAD);
   const tree = asm.label();
   asm.ld(SECCOMP_DATA.NR);
 
-  const x64 = arches.find((a) => a.scmp === 'SCMP_ARCH_X86_64');
-  const x32 = arches.find((a) => a.scmp === 'SCMP_ARCH_X32');
+  const x64 = states.find((a) => a.def.scmp === 'SCMP_ARCH_X86_64');
+  const x32 = states.find((a) => a.def.scmp === 'SCMP_ARCH_X32');
   if (x64 !== undefined || x32 !== undefined) {
     // AUDIT_ARCH_X86_64: x86_64 and/or x32, told apart by bit 30 of the number.
     const abi = x64 && x32 ? tree : asm.label();
-    const m64 = x64 && largest.get(x64);
-    const m32 = x32 && largest.get(x32);
+    const m64 = stub && x64 !== undefined ? x64.largest : 0;
+    const m32 = stub && x32 !== undefined ? x32.largest : 0;
     if (m64 && m32) {
       const isX32 = asm.label();
       const isX64 = asm.label();
@@ -599,7 +596,7 @@ function emitSection(
       asm.jcc(BPF.JMP_JGE_K, X32_SYSCALL_BIT, tree, BADARCH);
     }
   } else {
-    const m = largest.get(arches[0]!);
+    const m = stub ? states[0]!.largest : 0;
     if (m) asm.jcc(BPF.JMP_JGT_K, m, ENOSYS_RET, tree);
   }
   asm.place(tree);
@@ -607,63 +604,67 @@ function emitSection(
   // Per syscall number: the first unconditional rule wins outright (libseccomp drops the
   // other rules of that syscall); otherwise the conditional rules in order.
   const bodies = new Map<number, Body>();
-  for (const arch of arches) {
-    for (const [nr, rules] of perArch.get(arch)!) {
-      const first = rules.find((r) => r.conds === null);
-      bodies.set(nr, first ? { kind: 'ret', action: first.action } : { kind: 'rules', rules });
+  const setBody = (rules: ArchRule[], nr: number): void => {
+    let body: Body = rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      if (r.conds === null) {
+        body = r.action;
+        break;
+      }
     }
-  }
+    bodies.set(nr, body);
+  };
+  for (let i = 0; i < states.length; i++) states[i]!.rules.forEach(setBody);
   emitDispatch(asm, bodies, defaultRet);
-}
-
-interface Interval {
-  start: number;
-  key: string;
-  body: Body;
 }
 
 /** Binary search over the syscall number (in A) by ranges of equal treatment. */
 function emitDispatch(asm: Assembler, bodies: Map<number, Body>, defaultRet: number): void {
-  const deflt: Body = { kind: 'ret', action: defaultRet };
-  const keyOf = (b: Body): string => (b.kind === 'ret' ? `r${b.action}` : JSON.stringify(b.rules));
-  const intervals: Interval[] = [];
+  const nrs = Float64Array.from(bodies.keys()).sort();
+  // Ranges [starts[i], starts[i+1]) share one body; neighbours with equal bodies are merged.
+  const starts: number[] = [];
+  const range: Body[] = [];
+  const keys: (number | string)[] = [];
   const push = (start: number, body: Body): void => {
-    const key = keyOf(body);
-    const last = intervals[intervals.length - 1];
-    if (last?.key === key) return;
-    intervals.push({ start, key, body });
+    const key = typeof body === 'number' ? body : JSON.stringify(body);
+    if (keys.length > 0 && keys[keys.length - 1] === key) return;
+    starts.push(start);
+    range.push(body);
+    keys.push(key);
   };
   let cursor = 0;
-  for (const nr of [...bodies.keys()].sort((a, b) => a - b)) {
-    if (nr > cursor) push(cursor, deflt);
+  for (let i = 0; i < nrs.length; i++) {
+    const nr = nrs[i]!;
+    if (nr > cursor) push(cursor, defaultRet);
     push(nr, bodies.get(nr)!);
     cursor = nr + 1;
   }
-  if (cursor <= U32) push(cursor, deflt);
+  if (cursor <= U32) push(cursor, defaultRet);
 
   const emitRange = (lo: number, hi: number): void => {
     if (hi - lo === 1) {
-      emitBody(asm, intervals[lo]!.body, defaultRet);
+      emitBody(asm, range[lo]!, defaultRet);
       return;
     }
     const mid = (lo + hi) >>> 1;
     const left = asm.label();
     const right = asm.label();
-    asm.jcc(BPF.JMP_JGE_K, intervals[mid]!.start, right, left);
+    asm.jcc(BPF.JMP_JGE_K, starts[mid]!, right, left);
     asm.place(left);
     emitRange(lo, mid);
     asm.place(right);
     emitRange(mid, hi);
   };
-  emitRange(0, intervals.length);
+  emitRange(0, starts.length);
 }
 
 function emitBody(asm: Assembler, body: Body, defaultRet: number): void {
-  if (body.kind === 'ret') {
-    asm.ret(body.action);
+  if (typeof body === 'number') {
+    asm.ret(body);
     return;
   }
-  for (const rule of body.rules) {
+  for (const rule of body) {
     const fail = asm.label();
     for (const c of rule.conds!) {
       const pass = asm.label();

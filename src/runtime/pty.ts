@@ -1,0 +1,117 @@
+// A terminal for a container run in the foreground without --console-socket
+// (`tsrun run` of a `terminal: true` config, `tsrun exec -t`), as runc does:
+// the init creates the pty inside the container and sends us the master over
+// a socketpair; we relay it to our own terminal. Node has no socketpair,
+// recvmsg or TIOCSWINSZ, so these come from libc through koffi, loaded only
+// on this path.
+import { closeSync } from 'node:fs';
+import tty from 'node:tty';
+import { TsrunError } from '../errors';
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const TIOCSWINSZ = 0x5414;
+
+interface Libc {
+  socketpair: (domain: number, type: number, proto: number, sv: Int32Array) => number;
+  recvmsg: (fd: number, msg: Buffer, flags: number) => number;
+  ioctl: (fd: number, req: number, arg: Buffer) => number;
+  address: (b: Buffer) => bigint;
+}
+
+function libc(): Libc {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  return {
+    socketpair: lib.func('int socketpair(int, int, int, _Out_ int *sv)') as Libc['socketpair'],
+    recvmsg: lib.func('long recvmsg(int, void *, int)') as Libc['recvmsg'],
+    ioctl: lib.func('int ioctl(int, unsigned long, void *)') as Libc['ioctl'],
+    address: (b) => koffi.address(b),
+  };
+}
+
+export class ConsolePair {
+  private readonly c = libc();
+  /** Our end: the master arrives here. */
+  readonly ours: number;
+  /** The init's end: passed to it as an inherited fd. */
+  readonly theirs: number;
+
+  constructor() {
+    const sv = new Int32Array(2);
+    if (this.c.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw new TsrunError('cannot create a console socketpair');
+    this.ours = sv[0]!;
+    this.theirs = sv[1]!;
+  }
+
+  /** The pty master the init sent (it did so before reporting ready). */
+  receiveMaster(): number {
+    const data = Buffer.alloc(256);
+    const iov = Buffer.alloc(16);
+    iov.writeBigUInt64LE(this.c.address(data), 0);
+    iov.writeBigUInt64LE(BigInt(data.length), 8);
+    const control = Buffer.alloc(64);
+    const msg = Buffer.alloc(56); // struct msghdr on 64-bit Linux
+    msg.writeBigUInt64LE(0n, 0); // msg_name
+    msg.writeUInt32LE(0, 8); // msg_namelen
+    msg.writeBigUInt64LE(this.c.address(iov), 16); // msg_iov
+    msg.writeBigUInt64LE(1n, 24); // msg_iovlen
+    msg.writeBigUInt64LE(this.c.address(control), 32); // msg_control
+    msg.writeBigUInt64LE(BigInt(control.length), 40); // msg_controllen
+    const n = this.c.recvmsg(this.ours, msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+    // struct cmsghdr: u64 len, i32 level, i32 type, data
+    if (n < 0 || control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
+      throw new TsrunError('the container did not send its terminal');
+    }
+    return control.readInt32LE(16);
+  }
+
+  setWindowSize(fd: number, rows: number, cols: number): void {
+    const ws = Buffer.alloc(8);
+    ws.writeUInt16LE(rows, 0);
+    ws.writeUInt16LE(cols, 2);
+    this.c.ioctl(fd, TIOCSWINSZ, ws);
+  }
+
+  closeTheirs(): void {
+    closeSync(this.theirs);
+  }
+
+  close(): void {
+    closeSync(this.ours);
+  }
+}
+
+/** Relays between our stdio and the pty master until stopped. */
+export function relayTerminal(pair: ConsolePair, master: number): () => Promise<void> {
+  const stream = new tty.ReadStream(master);
+  const stdin = process.stdin;
+  const wasRaw = stdin.isTTY ? stdin.isRaw : false;
+  const resize = () => {
+    if (process.stdout.isTTY) pair.setWindowSize(master, process.stdout.rows, process.stdout.columns);
+  };
+  resize();
+  process.stdout.on('resize', resize);
+  if (stdin.isTTY) stdin.setRawMode(true);
+  stdin.pipe(stream);
+  stream.pipe(process.stdout);
+  stream.on('error', () => {}); // EIO when the last slave closes
+  return async () => {
+    // Drain what the container wrote before it exited.
+    await new Promise<void>((r) => {
+      if (stream.destroyed || stream.readableEnded) return r();
+      stream.once('close', () => r());
+      stream.once('end', () => r());
+      setTimeout(r, 200);
+    });
+    process.stdout.off('resize', resize);
+    stdin.unpipe(stream);
+    if (stdin.isTTY) stdin.setRawMode(wasRaw);
+    stdin.pause();
+    stream.destroy();
+  };
+}
