@@ -780,3 +780,19 @@ print("DATA", repr(out.decode(errors="replace")), flush=True)
     }
   });
 });
+
+describe('time namespace', () => {
+  it('applies linux.timeOffsets: boottime and monotonic clocks are shifted inside only', () => {
+    const b = sb.bundle(['sh', '-c', 'cut -d" " -f1 /proc/uptime; readlink /proc/self/ns/time'], (s) => {
+      s.linux!.namespaces!.push({ type: 'time' });
+      s.linux!.timeOffsets = { boottime: { secs: 86400 }, monotonic: { secs: 3600 } };
+    });
+    const hostUptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const r = sb.run(b);
+    expect(r.code).toBe(0);
+    const [uptime, ns] = r.stdout.trim().split('\n');
+    expect(Number(uptime) - hostUptime).toBeGreaterThan(86400 - 60);
+    expect(Number(uptime) - hostUptime).toBeLessThan(86400 + 60);
+    expect(ns).not.toBe(readlinkSync('/proc/self/ns/time'));
+  });
+});
