@@ -149,3 +149,57 @@ describe('process attributes', () => {
     expect(r.stderr).toMatch(/RLIMIT_NOFILE.*(operation not permitted|invalid argument)/);
   });
 });
+
+describe('seccomp notify', () => {
+  it('sends the listener fd and the container state to the agent at listenerPath', async () => {
+    const { spawn } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const { readFileSync, existsSync } = await import('node:fs');
+    const sock = join(sb.dir, 'agent.sock');
+    const out = join(sb.dir, 'agent.json');
+    // A minimal agent: accept, receive the message and one fd, describe the fd,
+    // then close it (notified syscalls then fail with ENOSYS).
+    const agent = spawn('python3', [
+      '-c',
+      `
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 65536, 4)
+info = json.loads(msg)
+info['fdkind'] = os.readlink('/proc/self/fd/%d' % fds[0])
+open(sys.argv[2], 'w').write(json.dumps(info))
+for fd in fds: os.close(fd)
+`,
+      sock,
+      out,
+    ]);
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+    const id = sb.id();
+    const b = withSeccomp(['sh', '-c', 'sleep 0.5; mkdir /tmp/n; echo rc=$?'], {
+      defaultAction: 'SCMP_ACT_ALLOW',
+      listenerPath: sock,
+      listenerMetadata: 'tsrun-test-metadata',
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+    });
+    const r = sb.tsrun(['run', '--bundle', b, id]);
+    await new Promise<void>((r) => (agent.exitCode !== null ? r() : agent.on('exit', () => r())));
+    expect(r.stderr).not.toMatch(/tsrun/);
+    expect(r.stderr).toMatch(/mkdir/);
+    expect(r.stdout).toMatch(/rc=[1-9]/);
+    const info = JSON.parse(readFileSync(out, 'utf8'));
+    expect(info.fds).toEqual(['seccompFd']);
+    expect(info.metadata).toBe('tsrun-test-metadata');
+    expect(info.pid).toBeGreaterThan(0);
+    expect(info.state.id).toBe(id);
+    expect(info.fdkind).toMatch(/seccomp/);
+  });
+
+  it('refuses SCMP_ACT_NOTIFY without a listenerPath', () => {
+    const b = withSeccomp(['true'], { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] });
+    const r = sb.tsrun(['run', '--bundle', b, sb.id()]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/listenerPath/);
+  });
+});

@@ -102,6 +102,7 @@ enum op {
 	OP_IOPRIO = 47,
 	OP_AFFINITY = 48,
 	OP_ADOPT_FD = 49,
+	OP_SEND_LISTENER = 50,
 };
 
 /* OP_MOUNT target flags */
@@ -122,11 +123,16 @@ struct msg {
 
 #define MAX_SLOTS 16
 #define ROOT_SLOT 0
+#define LISTENER_SLOT 3 /* the seccomp notify fd, when the filter returns one */
 
 static int ctrl_fd = -1;
 static int slots[MAX_SLOTS];
-static char *go_payload; /* the state JSON the parent sends with GO, for hooks */
+/* With GO the parent sends two blobs: the state JSON hooks get on stdin, and
+ * the message for a seccomp agent. Each is u32 length + bytes. */
+static char *go_payload; /* hooks' state JSON */
 static size_t go_payload_len;
+static char *agent_payload;
+static size_t agent_payload_len;
 static const char *exec_path; /* chosen by OP_EXEC_CHECK */
 static int proc_fd_ok = -1;
 
@@ -717,10 +723,20 @@ int main(int argc, char **argv)
 				_exit(1);
 			}
 			if (m.val > 0) {
-				go_payload = malloc(m.val);
-				if (!go_payload || read_full(ctrl_fd, go_payload, m.val) < 0)
+				char *buf = malloc(m.val);
+				if (!buf || read_full(ctrl_fd, buf, m.val) < 0)
 					_exit(1);
-				go_payload_len = m.val;
+				uint32_t n1 = 0, n2 = 0;
+				if (m.val >= 4)
+					memcpy(&n1, buf, 4);
+				if (m.val >= 8 + (size_t)n1)
+					memcpy(&n2, buf + 4 + n1, 4);
+				if (8 + (size_t)n1 + n2 > m.val)
+					_exit(1);
+				go_payload = buf + 4;
+				go_payload_len = n1;
+				agent_payload = buf + 8 + n1;
+				agent_payload_len = n2;
 			}
 			break;
 		}
@@ -1034,6 +1050,8 @@ int main(int argc, char **argv)
 			long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)flags, &prog);
 			if (fd < 0)
 				r = -errno;
+			else if (flags & 8 /* SECCOMP_FILTER_FLAG_NEW_LISTENER */)
+				slots[LISTENER_SLOT] = (int)fd;
 			free(insns);
 			break;
 		}
@@ -1215,6 +1233,34 @@ int main(int argc, char **argv)
 				r = -errno;
 			else
 				slots[slot] = fd;
+			break;
+		}
+		case OP_SEND_LISTENER: {
+			/* Hand the seccomp listener to the agent: the runtime's message
+			 * (container state) as data, the fd as SCM_RIGHTS. */
+			uint64_t sock_slot = get_u64(&c);
+			if (c.bad || sock_slot >= MAX_SLOTS || slots[sock_slot] < 0 || slots[LISTENER_SLOT] < 0) {
+				c.bad = 1;
+				break;
+			}
+			int lfd = slots[LISTENER_SLOT];
+			struct iovec iov = {.iov_base = agent_payload ? agent_payload : (char *)"{}", .iov_len = agent_payload ? agent_payload_len : 2};
+			union {
+				char buf[CMSG_SPACE(sizeof(int))];
+				struct cmsghdr align;
+			} u;
+			memset(&u, 0, sizeof(u));
+			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &lfd, sizeof(int));
+			if (sendmsg(slots[sock_slot], &mh, MSG_NOSIGNAL) < 0)
+				r = -errno;
+			close(lfd);
+			close(slots[sock_slot]);
+			slots[LISTENER_SLOT] = slots[sock_slot] = -1;
 			break;
 		}
 		case OP_SETPGID_FG:

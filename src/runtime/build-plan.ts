@@ -31,7 +31,7 @@ export interface PlanInput {
   cgroupPath: string;
   warn: (msg: string) => void;
   /** Seccomp program compiled elsewhere (src/seccomp). */
-  seccomp?: { program: Buffer; flags: number };
+  seccomp?: { program: Buffer; flags: number; listenerPath?: string };
 }
 
 const PER_LINUX = 0x0000;
@@ -74,6 +74,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   // namespace may not have them); the init inherits these fds.
   if (input.fifo) plan.add(Op.OPEN_PATH, 'open the state directory', str(dirname(input.fifo)), u64(Slot.FIFO), u64(0o10000000 | 0o200000 /* O_PATH|O_DIRECTORY */));
   addConsoleSource(plan, input);
+  addAgentConnect(plan, input.seccomp);
   for (const j of ns.joins) plan.add(Op.SETNS, `join the ${j.type} namespace ${j.path}`, str(j.path), u64(j.flag));
   if (ns.newTimens) {
     plan.add(Op.UNSHARE, 'create a time namespace', u64(CLONE.NEWTIME));
@@ -152,7 +153,7 @@ function addProcessSteps(
   plan: Plan,
   proc: Process,
   o: {
-    seccomp?: { program: Buffer; flags: number };
+    seccomp?: { program: Buffer; flags: number; listenerPath?: string };
     warn: (msg: string) => void;
     preserveFds: number;
     afterReady?: (plan: Plan) => void;
@@ -193,7 +194,7 @@ export interface ExecPlanInput {
   preserveFds: number;
   relay: boolean;
   warn: (msg: string) => void;
-  seccomp?: { program: Buffer; flags: number };
+  seccomp?: { program: Buffer; flags: number; listenerPath?: string };
 }
 
 /** Where the terminal goes: a console socket path, or an inherited fd. */
@@ -212,6 +213,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   checkLsm(input.spec, proc);
   const plan = new Plan();
   addConsoleSource(plan, input);
+  addAgentConnect(plan, input.seccomp);
   const types = new Set((input.spec.linux?.namespaces ?? []).map((n) => n.type));
   for (const type of JOIN_ORDER) {
     if (!types.has(type)) continue;
@@ -236,6 +238,12 @@ function sameNamespace(a: string, b: string): boolean {
   }
 }
 
-function addSeccompStep(plan: Plan, s: { program: Buffer; flags: number }): void {
+function addSeccompStep(plan: Plan, s: { program: Buffer; flags: number; listenerPath?: string }): void {
   plan.add(Op.SECCOMP, 'load the seccomp filter', { bytes: s.program }, u64(s.flags));
+  if (s.listenerPath) plan.add(Op.SEND_LISTENER, `send the seccomp listener to the agent at ${s.listenerPath}`, u64(Slot.AGENT));
+}
+
+/** The seccomp agent's socket is connected from the host, before any setns. */
+function addAgentConnect(plan: Plan, s: { listenerPath?: string } | undefined): void {
+  if (s?.listenerPath) plan.add(Op.CONNECT, `connect to the seccomp agent at ${s.listenerPath}`, str(s.listenerPath), u64(Slot.AGENT));
 }

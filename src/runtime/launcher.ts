@@ -32,8 +32,10 @@ export interface LaunchOptions {
   preserveFds: number;
   /** More fds for the init after the control socket (ctrl+1, ctrl+2, ...). */
   extraFds?: number[];
-  /** Called with the init's host pid before it may continue; returns the GO payload. */
-  onPid: (pid: number) => Promise<Buffer>;
+  /** Called with the init's host pid before it may continue; returns what the
+   * init gets with GO: the state JSON for its hooks, and the message for a
+   * seccomp agent. */
+  onPid: (pid: number) => Promise<{ state?: string; agent?: string }>;
 }
 
 export interface Launched {
@@ -117,7 +119,8 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   if (first.type !== Msg.PID) throw new TsrunError(`native init protocol error: unexpected message ${first.type}`);
   const pid = first.val;
 
-  const payload = await opts.onPid(pid);
+  const parts = await opts.onPid(pid);
+  const payload = Buffer.concat([lengthPrefixed(parts.state ?? ''), lengthPrefixed(parts.agent ?? '')]);
   const go = Buffer.alloc(MSG_SIZE);
   go.writeUInt32LE(Msg.GO, 0);
   go.writeUInt32LE(payload.length, 12);
@@ -129,6 +132,13 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   if (second.type !== Msg.READY) throw new TsrunError(`native init protocol error: unexpected message ${second.type}`);
   ctrl.destroy();
   return { pid, stage0: child, exited };
+}
+
+function lengthPrefixed(text: string): Buffer {
+  const body = Buffer.from(text);
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length, 0);
+  return Buffer.concat([head, body]);
 }
 
 interface Message {

@@ -194,7 +194,7 @@ export class Runtime {
           const hookState = this.hookState(state, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, hookState);
           await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
-          return Buffer.from(JSON.stringify(hookState));
+          return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState) };
         },
       });
       state.phase = 'created';
@@ -284,7 +284,7 @@ export class Runtime {
       extraFds: pair ? [pair.theirs] : [],
       onPid: async (pid) => {
         cg.join(pid);
-        return Buffer.alloc(0);
+        return { agent: agentMessage(st.config, pid, this.hookState(st, 'running')) };
       },
     });
     if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
@@ -397,14 +397,22 @@ export class Runtime {
 }
 
 /** The container's seccomp filter, compiled to BPF (undefined without a profile). */
-function compileProfile(spec: Spec): { program: Buffer; flags: number } | undefined {
+function compileProfile(spec: Spec): { program: Buffer; flags: number; listenerPath?: string } | undefined {
   const profile = spec.linux?.seccomp;
   if (!profile) return undefined;
   const compiled = compileSeccomp(profile);
-  if (compiled.notify) {
-    throw new ConfigError('config.json: linux.seccomp: SCMP_ACT_NOTIFY (a seccomp agent on listenerPath) is not supported yet');
+  if (compiled.notify && !profile.listenerPath) {
+    throw new ConfigError('config.json: linux.seccomp uses SCMP_ACT_NOTIFY but has no listenerPath for the seccomp agent');
   }
-  return { program: compiled.program, flags: compiled.flags };
+  return { program: compiled.program, flags: compiled.flags, listenerPath: compiled.notify ? resolve(profile.listenerPath!) : undefined };
+}
+
+/** What a seccomp agent receives with the listener fd (runtime-spec's
+ * ContainerProcessState). */
+function agentMessage(spec: Spec, pid: number, state: State): string | undefined {
+  const profile = spec.linux?.seccomp;
+  if (!profile?.listenerPath) return undefined;
+  return JSON.stringify({ ociVersion: OCI_VERSION, fds: ['seccompFd'], pid, metadata: profile.listenerMetadata ?? '', state });
 }
 
 function loadBundle(bundle: string): Spec {

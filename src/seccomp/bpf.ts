@@ -71,6 +71,19 @@ export class Assembler {
   private readonly nodes: Node[] = [];
   /** label id -> index of the node it is placed in front of (-1: not placed yet) */
   private readonly labelPos: number[] = [];
+  /** return value -> label of its `ret` in the pool at the end of the program */
+  private readonly retLabels = new Map<number, number>();
+
+  /** Turns a return target into the label of a pooled `ret`. */
+  private resolve(t: Target): number {
+    if (t >= 0) return t;
+    let id = this.retLabels.get(t);
+    if (id === undefined) {
+      id = this.label();
+      this.retLabels.set(t, id);
+    }
+    return id;
+  }
 
   /** A new, not yet placed label. */
   label(): number {
@@ -96,48 +109,25 @@ export class Assembler {
   }
 
   ja(target: Target): void {
-    this.nodes.push(node(K_JA, BPF.JMP_JA, 0, target, 0));
+    this.nodes.push(node(K_JA, BPF.JMP_JA, 0, this.resolve(target), 0));
   }
 
   /** Conditional jump: if (A <code> k) goto t else goto f. */
   jcc(code: number, k: number, t: Target, f: Target): void {
-    this.nodes.push(node(K_JCC, code, k >>> 0, t, f));
+    this.nodes.push(node(K_JCC, code, k >>> 0, this.resolve(t), this.resolve(f)));
   }
 
   /** Lays out, resolves and encodes the program (struct sock_filter[], little-endian). */
   assemble(): Buffer {
     const nodes = this.nodes;
     const labelPos = this.labelPos;
-    // Return targets become labels on a pool of `ret` instructions at the very end.
-    const retLabels = new Map<number, number>();
-    const resolve = (t: Target): number => {
-      if (t >= 0) return t;
-      let id = retLabels.get(t);
-      if (id === undefined) {
-        id = this.label();
-        retLabels.set(t, id);
-      }
-      return id;
-    };
-    for (let i = 0; i < nodes.length; i++) {
-      const n = nodes[i]!;
-      if (n.kind === K_JA) n.t = resolve(n.t);
-      else if (n.kind === K_JCC) {
-        n.t = resolve(n.t);
-        n.f = resolve(n.f);
-      }
-    }
-    retLabels.forEach((id, t) => {
+    this.retLabels.forEach((id, t) => {
       labelPos[id] = nodes.length;
       nodes.push(node(K_RET, BPF.RET_K, -1 - t, 0, 0));
     });
+    this.retLabels.clear();
 
     const count = nodes.length;
-    const labelCount = labelPos.length;
-    for (let id = 0; id < labelCount; id++) {
-      const pos = labelPos[id]!;
-      if (pos < 0 || pos >= count) throw new Error(`seccomp: BPF label ${id} was never placed`);
-    }
     // A far jump to a label in front of a `ret` becomes a copy of the ret instead of a `ja`.
     const retAt = (target: number): number => {
       const n = nodes[labelPos[target]!]!;
@@ -156,7 +146,9 @@ export class Assembler {
       return addr;
     };
     const dist = (from: number, target: number): number => {
-      const d = nodeAddr[labelPos[target]!]! - (from + 1);
+      const pos = labelPos[target]!;
+      if (pos < 0 || pos >= count) throw new Error(`seccomp: BPF label ${target} is not in front of an instruction`);
+      const d = nodeAddr[pos]! - (from + 1);
       if (d < 0) throw new Error(`seccomp: backward BPF jump at ${from}`);
       return d;
     };

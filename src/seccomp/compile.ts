@@ -214,11 +214,17 @@ const FLAGS: Record<LinuxSeccompFlag, number> = {
  * Compiles `seccomp` (config.json's linux.seccomp) for the host architecture plus the listed
  * ones. Throws ConfigError naming the offending field; never touches the kernel.
  *
+ * Actions: SCMP_ACT_KILL is KILL_THREAD; ERRNO and TRACE carry the rule's errnoRet, or EPERM
+ * when it is absent (the spec's default; defaultErrnoRet applies to the default action only).
+ *
  * flags: the listed SECCOMP_FILTER_FLAG_*s; when `flags` is absent, SPEC_ALLOW (runc's
  * default; a loader on a kernel older than 4.17 should retry without it). NEW_LISTENER is added
- * when a rule uses SCMP_ACT_NOTIFY. Combinations the kernel rejects are resolved the way runc
- * ends up behaving: TSYNC is dropped when NEW_LISTENER is set (runc never passes TSYNC), and
- * WAIT_KILLABLE_RECV is dropped when there is no listener (it only affects notifications).
+ * when a rule uses SCMP_ACT_NOTIFY. Pairs the kernel rejects are not returned: TSYNC is
+ * dropped when NEW_LISTENER is set (runc never passes TSYNC at all), and WAIT_KILLABLE_RECV is
+ * dropped when there is no listener (it only changes how notifications wait).
+ *
+ * Argument values may be numbers (as validate.ts leaves them: >= 2^64-2048 means 2^64-1) or
+ * bigints (exact).
  */
 export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOptions = {}): CompiledSeccomp {
   const P = 'config.json: linux.seccomp';
@@ -271,20 +277,19 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     });
   }
 
-  (globalThis as any).T?.('start');
   // ---- rules
+  // runc's stub, for any default action but the permissive ones. (runc means to skip it when
+  // defaultErrnoRet is ENOSYS, but compares the errno with the whole action value, so it never
+  // does; the stub is kept here too, which also keeps its answer for numbers like 0x80000000.)
   const stub =
     opts.enosysStub !== false &&
     defaultAction !== 'SCMP_ACT_ALLOW' &&
     defaultAction !== 'SCMP_ACT_LOG' &&
-    defaultAction !== 'SCMP_ACT_TRACE' &&
-    // same outcome without the stub
-    defaultRet !== ((SECCOMP_RET.ERRNO | ENOSYS) >>> 0);
+    defaultAction !== 'SCMP_ACT_TRACE';
   const states: ArchState[] = archs.map((def) => {
     const t = syscallTable(def.table);
     return { def, byName: t.byName, mux: t.multiplexed.size > 0 ? t.multiplexed : undefined, rules: new Map(), largest: 0 };
   });
-  (globalThis as any).T?.('tables');
   const unknown = new Set<string>();
   let notify = false;
   const syscalls = seccomp.syscalls ?? [];
@@ -350,7 +355,6 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     }
   }
 
-  (globalThis as any).T?.('rules');
   if (notify) {
     flags |= SECCOMP_FILTER_FLAG.NEW_LISTENER;
     flags &= ~SECCOMP_FILTER_FLAG.TSYNC;
@@ -379,9 +383,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     emitSection(asm, s, stub, defaultRet);
   });
 
-  (globalThis as any).T?.('gen');
   const program = asm.assemble();
-  (globalThis as any).T?.('asm');
   const count = program.length / SOCK_FILTER_SIZE;
   if (count > BPF_MAXINSNS) {
     throw new ConfigError(
