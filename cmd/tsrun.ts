@@ -34,6 +34,8 @@ interface Command {
   flags: FlagDef[];
   /** false: flags stop at the first positional argument (exec). */
   interspersed?: boolean;
+  /** The command parses its own arguments (update's runc-compatible flag set). */
+  raw?: boolean;
   /** Exact number of positional arguments, or [min, max]. */
   nargs: number | [number, number];
   run: (ctx: Ctx, flags: Record<string, unknown>, args: string[], p: ReturnType<typeof parseArgs>) => Promise<number | void>;
@@ -218,6 +220,87 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'pause',
+    usage: 'pause suspends all processes inside the container',
+    argsUsage: '<container-id>',
+    flags: [],
+    nargs: 1,
+    run: async (ctx, _f, [id]) => {
+      await (await runtime(ctx)).pause(id!);
+    },
+  },
+  {
+    name: 'resume',
+    usage: 'resumes all processes that have been previously paused',
+    argsUsage: '<container-id>',
+    flags: [],
+    nargs: 1,
+    run: async (ctx, _f, [id]) => {
+      await (await runtime(ctx)).resume(id!);
+    },
+  },
+  {
+    name: 'update',
+    usage: 'update container resource constraints',
+    argsUsage: '<container-id>',
+    description:
+      'Flags: --resources/-r FILE|- (a linux.resources JSON), --memory, --memory-reservation, --memory-swap, --kernel-memory (ignored), --cpu-quota, --cpu-period, --cpu-shares, --cpu-rt-period, --cpu-rt-runtime, --cpuset-cpus, --cpuset-mems, --pids-limit, --blkio-weight. Memory sizes take k, m, g suffixes; -1 means unlimited.',
+    flags: [],
+    raw: true,
+    nargs: 1,
+    run: async (ctx, _f, args) => {
+      const { parseUpdateArgs } = await import('../src/cgroups/update');
+      const { readFileSync } = await import('node:fs');
+      const parsed = parseUpdateArgs(args, {
+        readFile: (p) => readFileSync(p, 'utf8'),
+        readStdin: () => readFileSync(0, 'utf8'),
+        warn: (m) => ctx.log.log('warning', m),
+      });
+      if (parsed.args.length !== 1) throw new UsageError('"tsrun update" requires exactly 1 argument (usage: tsrun update [command options] <container-id>)');
+      await (await runtime(ctx)).update(parsed.args[0]!, parsed.resources);
+    },
+  },
+  {
+    name: 'events',
+    usage: 'display container events such as OOM notifications, cpu, memory, and IO usage statistics',
+    argsUsage: '<container-id>',
+    flags: [
+      { name: 'interval', kind: 'string', default: '5s', usage: 'set the stats collection interval' },
+      { name: 'stats', kind: 'bool', usage: 'display the container\'s stats then exit' },
+    ],
+    nargs: 1,
+    run: async (ctx, f, [id]) => {
+      const { jsonStringifyU64 } = await import('../src/cgroups/fsutil');
+      const rt = await runtime(ctx);
+      const emit = (type: string, data?: unknown) =>
+        process.stdout.write(jsonStringifyU64(data === undefined ? { type, id } : { type, id, data }) + '\n');
+      if (f.stats) {
+        emit('stats', rt.stats(id!).stats);
+        return;
+      }
+      const interval = parseDuration(f.interval as string);
+      let ooms = rt.stats(id!).oomKills;
+      // Stats every interval, an "oom" event as soon as the kernel counts one;
+      // ends when the container stops.
+      let next = Date.now();
+      for (;;) {
+        let cur;
+        try {
+          cur = rt.stats(id!);
+        } catch {
+          return;
+        }
+        if (cur.oomKills > ooms) emit('oom');
+        ooms = cur.oomKills;
+        if (Date.now() >= next) {
+          emit('stats', cur.stats);
+          next = Date.now() + interval;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(interval, 200)));
+      }
+    },
+  },
+  {
     name: 'state',
     usage: 'output the state of a container',
     argsUsage: '<container-id>',
@@ -340,7 +423,17 @@ const demoCommand: Command = {
 };
 COMMANDS.push(demoCommand);
 
-const NOT_YET = ['pause', 'resume', 'update', 'events', 'checkpoint', 'restore'];
+const NOT_YET = ['checkpoint', 'restore'];
+
+/** Go-style durations as runc takes them: "5s", "500ms", "1m". */
+function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
+  if (!m) throw new UsageError(`invalid duration "${text}" for --interval (e.g. 5s, 500ms)`);
+  const unit = { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  const ms = Number(m[1]) * unit;
+  if (ms <= 0) throw new UsageError('--interval must be positive');
+  return ms;
+}
 
 function globalHelp(): string {
   const lines = [
@@ -385,6 +478,15 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`No help topic for '${split.command}'`);
     }
     const helpFlag: FlagDef = { name: 'help', alias: ['h'], kind: 'bool', usage: 'show help' };
+    if (cmd.raw) {
+      if (split.rest.includes('--help') || split.rest.includes('-h')) {
+        process.stdout.write(formatHelp({ ...cmd, name: `tsrun ${cmd.name}` }));
+        return 0;
+      }
+      const ctx: Ctx = { root: resolve(getString(g, 'root')), systemdCgroup: getBool(g, 'systemd-cgroup'), log };
+      const code = await cmd.run(ctx, {}, split.rest, { flags: {}, positional: split.rest, seen: new Set() });
+      return typeof code === 'number' ? code : 0;
+    }
     const p = parseArgs(split.rest, [...cmd.flags, helpFlag], { interspersed: cmd.interspersed ?? true });
     if (p.flags.help) {
       process.stdout.write(formatHelp({ ...cmd, name: `tsrun ${cmd.name}` }));

@@ -5,9 +5,14 @@ import { closeSync, constants, existsSync, openSync, readFileSync, readSync, ren
 import { dirname, join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { readCgroupLayout } from '../cgroups/hierarchy';
+import { applyResources } from '../cgroups/resources';
+import { freeze, isFrozen, thaw } from '../cgroups/freezer';
+import { readStats, type Stats } from '../cgroups/stats';
+import { oomKillCount } from '../cgroups/oom';
+import { mergeResources } from '../cgroups/update';
 import { ConfigError, StateError, TsrunError } from '../errors';
 import { idMapText } from '../namespaces';
-import type { ContainerStatus, Process, Spec, State } from '../oci/types';
+import type { ContainerStatus, LinuxResources, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
 import { buildExecPlan, buildInitPlan } from './build-plan';
 import { compileSeccomp } from '../seccomp/compile';
@@ -179,6 +184,7 @@ export class Runtime {
     try {
       writeState(dir, state);
       cg.create();
+      applyResources(cg, withConfigDevices(spec), { warn: this.warn });
       const launched = await launchInit(plan, {
         stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
         preserveFds: opts.preserveFds ?? 0,
@@ -220,7 +226,7 @@ export class Runtime {
     const dir = containerDir(this.root, id);
     const st = await withLock(dir, async () => {
       const st = readState(this.root, id);
-      const status = deriveStatus(dir, st);
+      const status = this.statusOf(st);
       if (status !== 'created') {
         throw new StateError(
           status === 'stopped' ? `cannot start a container that has stopped` : `cannot start a container in the ${status} state`,
@@ -249,7 +255,7 @@ export class Runtime {
   ): Promise<number> {
     validateContainerId(id);
     const st = readState(this.root, id);
-    const status = deriveStatus(containerDir(this.root, id), st);
+    const status = this.statusOf(st);
     if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
     if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
     const pair = proc.terminal && !opts.consoleSocket && !opts.detach ? new ConsolePair() : undefined;
@@ -310,7 +316,7 @@ export class Runtime {
   /** Host pids of every process in the container. */
   pids(id: string): number[] {
     const st = this.stored(id);
-    const status = deriveStatus(containerDir(this.root, id), st);
+    const status = this.statusOf(st);
     if (status === 'stopped') return [];
     return new CgroupManager(readCgroupLayout(), st.cgroupPath).pids();
   }
@@ -318,7 +324,7 @@ export class Runtime {
   state(id: string): ContainerState {
     validateContainerId(id);
     const st = readState(this.root, id);
-    const status = deriveStatus(containerDir(this.root, id), st);
+    const status = this.statusOf(st);
     return {
       ociVersion: st.ociVersion,
       id: st.id,
@@ -347,7 +353,7 @@ export class Runtime {
   async kill(id: string, signal: number, all = false): Promise<void> {
     validateContainerId(id);
     const st = readState(this.root, id);
-    const status = deriveStatus(containerDir(this.root, id), st);
+    const status = this.statusOf(st);
     if (status === 'stopped') throw new StateError('container not running');
     if (all) {
       new CgroupManager(readCgroupLayout(), st.cgroupPath).signalAll(signal);
@@ -368,7 +374,7 @@ export class Runtime {
     if (force && !existsSync(dir)) return;
     await withLock(dir, async () => {
       const st = readState(this.root, id);
-      const status = deriveStatus(dir, st);
+      const status = this.statusOf(st);
       // Like runc (and what containerd's shim relies on): a created
       // container may be deleted without --force; a running one may not.
       if (status !== 'stopped' && status !== 'created' && !force) {
@@ -376,12 +382,69 @@ export class Runtime {
       }
       if (status !== 'stopped') {
         killQuietly(st.pid, 9);
+        // Frozen tasks die only once thawed.
+        if (status === 'paused') thaw(this.cgroupOf(st));
         await waitDead(st);
       }
       if (st.cgroupPath) await new CgroupManager(readCgroupLayout(), st.cgroupPath).destroy();
       await runHooksWarn('poststop', st.config.hooks?.poststop, this.hookState(st, 'stopped'), this.warn);
       removeDir(dir);
     });
+  }
+
+  private cgroupOf(st: StoredState): CgroupManager {
+    return new CgroupManager(readCgroupLayout(), st.cgroupPath);
+  }
+
+  /** Status from the kernel: init alive, exec fifo, frozen cgroup. */
+  private statusOf(st: StoredState): Status {
+    return deriveStatus(containerDir(this.root, st.id), st, () => !!st.cgroupPath && isFrozen(this.cgroupOf(st)));
+  }
+
+  /** Freezes every process of a running container. */
+  async pause(id: string): Promise<void> {
+    const dir = containerDir(this.root, id);
+    validateContainerId(id);
+    await withLock(dir, () => {
+      const st = readState(this.root, id);
+      const status = this.statusOf(st);
+      if (status !== 'running') throw new StateError(status === 'paused' ? 'container already paused' : `container not running (${status})`);
+      freeze(this.cgroupOf(st));
+    });
+  }
+
+  async resume(id: string): Promise<void> {
+    const dir = containerDir(this.root, id);
+    validateContainerId(id);
+    await withLock(dir, () => {
+      const st = readState(this.root, id);
+      if (this.statusOf(st) !== 'paused') throw new StateError('container not paused');
+      thaw(this.cgroupOf(st));
+    });
+  }
+
+  /** Changes a live container's resource limits and records them. */
+  async update(id: string, patch: LinuxResources): Promise<void> {
+    const dir = containerDir(this.root, id);
+    validateContainerId(id);
+    await withLock(dir, () => {
+      const st = readState(this.root, id);
+      const status = this.statusOf(st);
+      if (status === 'stopped' || status === 'creating') throw new StateError(`cannot update a ${status} container`);
+      const merged = mergeResources(st.config.linux?.resources, patch);
+      applyResources(this.cgroupOf(st), merged, { warn: this.warn, update: true });
+      st.config.linux = { ...(st.config.linux ?? {}), resources: merged };
+      writeState(dir, st);
+    });
+  }
+
+  /** Resource usage, in the shape `runc events --stats` prints. */
+  stats(id: string): { stats: Stats; oomKills: number; status: Status } {
+    const st = this.stored(id);
+    const status = this.statusOf(st);
+    if (status === 'stopped') throw new StateError('container not running');
+    const cg = this.cgroupOf(st);
+    return { stats: readStats(cg), oomKills: oomKillCount(cg), status };
   }
 
   private hookState(st: StoredState, status: ContainerStatus): State {
@@ -413,6 +476,18 @@ function agentMessage(spec: Spec, pid: number, state: State): string | undefined
   const profile = spec.linux?.seccomp;
   if (!profile?.listenerPath) return undefined;
   return JSON.stringify({ ociVersion: OCI_VERSION, fds: ['seccompFd'], pid, metadata: profile.listenerMetadata ?? '', state });
+}
+
+/** linux.resources with allow rules for linux.devices appended, so the
+ * devices the config creates are usable behind a deny-all device cgroup. */
+function withConfigDevices(spec: Spec): LinuxResources | undefined {
+  const res = spec.linux?.resources;
+  const devices = spec.linux?.devices ?? [];
+  if (devices.length === 0) return res;
+  const allow = devices
+    .filter((d) => d.type === 'c' || d.type === 'b')
+    .map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }));
+  return { ...(res ?? {}), devices: [...(res?.devices ?? []), ...allow] };
 }
 
 function loadBundle(bundle: string): Spec {

@@ -117,7 +117,7 @@ export class Assembler {
     this.nodes.push(node(K_JCC, code, k >>> 0, this.resolve(t), this.resolve(f)));
   }
 
-  /** Lays out, resolves and encodes the program (struct sock_filter[], little-endian). */
+  /** Lays out, resolves and encodes the program (struct sock_filter[], little-endian). Call once. */
   assemble(): Buffer {
     const nodes = this.nodes;
     const labelPos = this.labelPos;

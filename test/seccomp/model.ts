@@ -108,8 +108,7 @@ export function model(
 
   const stubOn =
     opts.enosysStub !== false &&
-    !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(spec.defaultAction) &&
-    defaultRet !== ENOSYS_RET;
+    !['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE'].includes(spec.defaultAction);
   const largest = (arch: string): number | undefined => {
     const t = tables.get(arch);
     if (!stubOn || t === undefined) return undefined;
