@@ -1,7 +1,7 @@
 // Shared helpers for integration tests: real containers, run as root, through
 // the real CLI (bin/tsrun, the bundled build).
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeBusyboxBundle } from '../src/rootfs/busybox-bundle';
@@ -50,6 +50,16 @@ export class Sandbox {
       env: opts.env ?? process.env,
     });
     return { code: r.status ?? 128 + (r.signal ? 9 : 0), stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /** `tsrun run --detach`: the container keeps the stdio it is given, so it
+   * gets /dev/null and a file instead of pipes spawnSync would wait on. */
+  runDetached(bundle: string, id = this.id()): Result & { id: string } {
+    const errFile = join(this.dir, `${id}.stderr`);
+    const err = openSync(errFile, 'w');
+    const r = spawnSync(TSRUN, ['--root', this.root, 'run', '--detach', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', err], timeout: 20000 });
+    closeSync(err);
+    return { id, code: r.status ?? -1, stdout: '', stderr: readFileSync(errFile, 'utf8') };
   }
 
   /** `tsrun run` of a bundle; returns the container's output and exit code. */
