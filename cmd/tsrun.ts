@@ -1,5 +1,7 @@
 // The tsrun command line: runc's commands and flags, over the library in src/.
-import { writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TsrunError, UsageError } from '../src/errors';
 import { formatHelp, getBool, getInt, getString, parseArgs, splitGlobal, type FlagDef } from './args';
@@ -12,7 +14,7 @@ const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'debug', kind: 'bool', usage: 'enable debug logging' },
   { name: 'log', kind: 'string', usage: 'set the log file to write tsrun logs to (default is stderr)' },
   { name: 'log-format', kind: 'string', default: 'text', usage: 'set the log format ("text" or "json")' },
-  { name: 'root', kind: 'string', default: '/run/tsrun', usage: 'root directory for storage of container state (this should be located in tmpfs)' },
+  { name: 'root', kind: 'string', default: '', placeholder: 'value', usage: 'root directory for storage of container state (this should be located in tmpfs); default /run/tsrun, or $XDG_RUNTIME_DIR/tsrun for an unprivileged user' },
   { name: 'criu', kind: 'string', default: 'criu', usage: 'path to the criu binary (checkpointing is not supported)', hidden: true },
   { name: 'systemd-cgroup', kind: 'bool', usage: 'enable systemd cgroup support (not available in tsrun)' },
   { name: 'rootless', kind: 'string', default: 'auto', usage: 'ignore cgroup permission errors ("true", "false", or "auto")' },
@@ -21,7 +23,8 @@ const GLOBAL_FLAGS: FlagDef[] = [
 ];
 
 interface Ctx {
-  root: string;
+  /** undefined: the runtime's default (depends on the calling user). */
+  root?: string;
   systemdCgroup: boolean;
   log: Logger;
 }
@@ -209,7 +212,6 @@ const COMMANDS: Command[] = [
       }
       if (f.format !== 'table') throw new UsageError(`invalid format option "${f.format}": use table or json`);
       // Like runc: the host's ps, filtered to the container's processes.
-      const { execFileSync } = await import('node:child_process');
       const out = execFileSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' }).split('\n');
       const header = out[0] ?? '';
       const col = header.trim().split(/\s+/).indexOf('PID');
@@ -250,7 +252,6 @@ const COMMANDS: Command[] = [
     nargs: 1,
     run: async (ctx, _f, args) => {
       const { parseUpdateArgs } = await import('../src/cgroups/update');
-      const { readFileSync } = await import('node:fs');
       const parsed = parseUpdateArgs(args, {
         readFile: (p) => readFileSync(p, 'utf8'),
         readStdin: () => readFileSync(0, 'utf8'),
@@ -407,8 +408,6 @@ const demoCommand: Command = {
   flags: [{ name: 'keep-bundle', kind: 'string', usage: 'write the bundle to this directory and keep it' }],
   nargs: 0,
   run: async (ctx, f) => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
     const { makeBusyboxBundle } = await import('../src/rootfs/busybox-bundle');
     const keep = f['keep-bundle'] as string;
     const dir = keep ? resolve(keep) : mkdtempSync(join(tmpdir(), 'tsrun-demo-'));
@@ -483,7 +482,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(formatHelp({ ...cmd, name: `tsrun ${cmd.name}` }));
         return 0;
       }
-      const ctx: Ctx = { root: resolve(getString(g, 'root')), systemdCgroup: getBool(g, 'systemd-cgroup'), log };
+      const ctx: Ctx = { root: getString(g, 'root') ? resolve(getString(g, 'root')) : undefined, systemdCgroup: getBool(g, 'systemd-cgroup'), log };
       const code = await cmd.run(ctx, {}, split.rest, { flags: {}, positional: split.rest, seen: new Set() });
       return typeof code === 'number' ? code : 0;
     }
@@ -498,7 +497,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`"tsrun ${cmd.name}" requires ${what} (usage: tsrun ${cmd.name} [command options] ${cmd.argsUsage})`);
     }
     if ('preserve-fds' in p.flags && getInt(p, 'preserve-fds') < 0) throw new UsageError('--preserve-fds must not be negative');
-    const ctx: Ctx = { root: resolve(getString(g, 'root')), systemdCgroup: getBool(g, 'systemd-cgroup'), log };
+    const ctx: Ctx = { root: getString(g, 'root') ? resolve(getString(g, 'root')) : undefined, systemdCgroup: getBool(g, 'systemd-cgroup'), log };
     const code = await cmd.run(ctx, p.flags, p.positional, p);
     return typeof code === 'number' ? code : 0;
   } catch (e) {

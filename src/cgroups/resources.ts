@@ -24,6 +24,7 @@ import {
   v2Available,
   v2ControllerName,
 } from './controllers';
+import { applyDevicesV2 } from './devices-bpf'; // devices-bpf
 import { errnoCode, fileExists, readOptional, readU64, strerror, U64_MAX, writeRaw, writeValue } from './fsutil';
 import type { CgroupManager } from './manager';
 import { validateResources } from './validate';
@@ -176,11 +177,18 @@ function applyCpuset(t: ControllerTarget, cpu: LinuxCPU): void {
   if (nonEmpty(cpu.mems)) writeValue(t.dir, 'cpuset.mems', cpu.mems);
 }
 
-// ---- devices (v1 only; cgroup v2 needs an eBPF program, not done here) ----
+// ---- devices (v1: devices.allow/deny; cgroup v2: an eBPF program, see devices-bpf.ts) ----
 
 function applyDevices(ctx: Ctx, rules: LinuxDeviceCgroup[] | undefined): void {
   const t = findController(ctx.mgr, 'devices');
-  if (!t || t.version !== 1) return;
+  // >>> devices-bpf: no v1 devices hierarchy (pure cgroup v2): the same rules as an eBPF program on the cgroup2 directory.
+  if (!t) {
+    const dir = unifiedDir(ctx.mgr);
+    if (dir) applyDevicesV2(dir, [...(rules ?? []), ...DEFAULT_DEVICE_RULES]);
+    return;
+  }
+  // <<< devices-bpf
+  if (t.version !== 1) return;
   for (const w of deviceWrites(rules)) writeValue(t.dir, w.file, w.line);
 }
 

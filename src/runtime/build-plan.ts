@@ -30,6 +30,10 @@ export interface PlanInput {
   cgroups: CgroupLayout;
   cgroupPath: string;
   warn: (msg: string) => void;
+  /** The runtime runs as root (maps are written without help). */
+  privileged?: boolean;
+  /** false when the user namespace denies setgroups (unprivileged direct mapping). */
+  setgroupsAllowed?: boolean;
   /** Seccomp program compiled elsewhere (src/seccomp). */
   seccomp?: { program: Buffer; flags: number; listenerPath?: string };
 }
@@ -81,10 +85,15 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     const text = timeOffsetsText(spec);
     if (text) plan.add(Op.WRITE_FILE, 'set the time namespace offsets', str('/proc/self/timens_offsets'), str(text));
   }
+  // An unprivileged runtime (or newuidmap on its behalf) may write the maps
+  // only of a dumpable process: dumpable just for that, as runc does.
+  const unprivilegedMaps = userns && input.privileged === false;
+  if (unprivilegedMaps) plan.add(Op.SET_DUMPABLE, 'let the runtime write the id maps', u64(1));
   plan.add(Op.CLONE, 'create the container init with its namespaces', u64(ns.cloneFlags), u64(input.relay ? 1 : 0));
 
   // ---- the init: waits for the runtime to map ids, set cgroups, run hooks ----
   plan.add(Op.WAIT_GO, 'wait for the runtime');
+  if (unprivilegedMaps) plan.add(Op.SET_DUMPABLE, 'become undumpable again', u64(0));
   if (userns) {
     const rootUid = mapToHost(linux.uidMappings, 0);
     const rootGid = mapToHost(linux.gidMappings, 0);
@@ -139,6 +148,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     seccomp: input.seccomp,
     warn: input.warn,
     preserveFds: input.preserveFds,
+    setgroupsAllowed: input.setgroupsAllowed ?? true,
     afterReady: (p) => {
       if (input.fifo) p.add(Op.FIFO, 'wait for start', u64(Slot.FIFO), str(basename(input.fifo)));
     },
@@ -156,6 +166,7 @@ function addProcessSteps(
     seccomp?: { program: Buffer; flags: number; listenerPath?: string };
     warn: (msg: string) => void;
     preserveFds: number;
+    setgroupsAllowed?: boolean;
     afterReady?: (plan: Plan) => void;
     beforeExec?: (plan: Plan) => void;
   },
@@ -168,7 +179,10 @@ function addProcessSteps(
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   if (o.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
   const caps = capSets(proc.capabilities, lastCap(), o.warn, ownBoundingSet(readFileSync('/proc/self/status', 'utf8')));
-  addIdentitySteps(plan, proc, caps, lastCap(), true);
+  if (o.setgroupsAllowed === false && (proc.user.additionalGids?.length ?? 0) > 0) {
+    throw new ConfigError('process.user.additionalGids cannot be set: the user namespace denies setgroups (an unprivileged user mapping only its own gid; use newgidmap ranges)');
+  }
+  addIdentitySteps(plan, proc, caps, lastCap(), o.setgroupsAllowed ?? true);
   addChdirStep(plan, proc);
   addExecCheckStep(plan, proc);
   plan.add(Op.READY, 'report ready');
@@ -193,6 +207,7 @@ export interface ExecPlanInput {
   consoleFd?: number;
   preserveFds: number;
   relay: boolean;
+  setgroupsAllowed?: boolean;
   warn: (msg: string) => void;
   seccomp?: { program: Buffer; flags: number; listenerPath?: string };
 }
@@ -226,7 +241,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   plan.add(Op.WAIT_GO, 'wait for the runtime');
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
   if (hasConsole) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
-  addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds });
+  addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds, setgroupsAllowed: input.setgroupsAllowed });
   return plan;
 }
 

@@ -1,7 +1,7 @@
 // The container lifecycle as a library: create, start, run, state, list,
 // kill, delete. The CLI is a thin layer over this; a long-lived process (a
 // shim) can drive many containers through one Runtime.
-import { closeSync, constants, existsSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { readCgroupLayout } from '../cgroups/hierarchy';
@@ -11,7 +11,7 @@ import { readStats, type Stats } from '../cgroups/stats';
 import { oomKillCount } from '../cgroups/oom';
 import { mergeResources } from '../cgroups/update';
 import { ConfigError, StateError, TsrunError } from '../errors';
-import { idMapText } from '../namespaces';
+import { currentIdentity, mapMethod, setgroupsAllowed, writeIdMaps } from '../namespaces/idmap';
 import type { ContainerStatus, LinuxResources, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
 import { buildExecPlan, buildInitPlan } from './build-plan';
@@ -75,9 +75,16 @@ export class Runtime {
   readonly root: string;
   private readonly warn: (msg: string) => void;
 
+  private readonly me = currentIdentity();
+
   constructor(private readonly opts: RuntimeOptions = {}) {
-    this.root = opts.root ?? DEFAULT_ROOT;
+    this.root = opts.root ?? defaultRoot();
     this.warn = opts.warn ?? (() => {});
+  }
+
+  /** Run by an unprivileged user: cgroups only where delegated, maps via newuidmap. */
+  get rootless(): boolean {
+    return this.me.uid !== 0;
   }
 
   /** Sets the container up and leaves its init waiting for `start`. */
@@ -117,6 +124,22 @@ export class Runtime {
     }
   }
 
+  /** Creates the container's cgroup. Rootless, a cgroup tree we may not
+   * write is not an error: limits are skipped with a warning, as runc does. */
+  private setUpCgroup(cg: CgroupManager, spec: Spec): boolean {
+    try {
+      cg.create();
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!this.rootless || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS')) throw e;
+      const res = spec.linux?.resources;
+      const asked = res && Object.keys(res).some((k) => k !== 'devices');
+      if (asked) this.warn(`rootless: no writable cgroup for this user (${code}): linux.resources limits are not applied`);
+      return false;
+    }
+  }
+
   private wantsTerminal(bundle: string): boolean {
     try {
       return !!loadBundle(resolve(bundle)).process?.terminal;
@@ -142,6 +165,12 @@ export class Runtime {
     if (!rootStat.isDirectory()) throw new ConfigError(`rootfs ${rootfs} is not a directory`);
     const seccomp = compileProfile(spec);
 
+    const linux = spec.linux ?? {};
+    if (this.rootless && !(linux.namespaces ?? []).some((n) => n.type === 'user')) {
+      throw new ConfigError('running tsrun as an unprivileged user needs a user namespace in config.json (`tsrun spec --rootless` writes one)');
+    }
+    const hasUserns = (linux.namespaces ?? []).some((n) => n.type === 'user' && !n.path);
+    const mapping = hasUserns ? mapMethod(linux.uidMappings ?? [], linux.gidMappings ?? [], this.me) : 'direct';
     const dir = containerDir(this.root, id);
     const cgroups = readCgroupLayout();
     const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
@@ -163,6 +192,8 @@ export class Runtime {
       cgroupPath,
       warn: this.warn,
       seccomp,
+      setgroupsAllowed: setgroupsAllowed(mapping, this.me),
+      privileged: !this.rootless,
     });
 
     claimDir(this.root, id);
@@ -183,8 +214,11 @@ export class Runtime {
     const cg = new CgroupManager(cgroups, cgroupPath);
     try {
       writeState(dir, state);
-      cg.create();
-      applyResources(cg, withConfigDevices(spec), { warn: this.warn });
+      if (this.setUpCgroup(cg, spec)) {
+        applyResources(cg, withConfigDevices(spec), { warn: this.warn });
+      } else {
+        state.cgroupPath = '';
+      }
       const launched = await launchInit(plan, {
         stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
         preserveFds: opts.preserveFds ?? 0,
@@ -193,10 +227,8 @@ export class Runtime {
           state.pid = pid;
           state.pidStartTime = procStat(pid)?.startTime ?? 0;
           writeState(dir, state);
-          cg.join(pid);
-          const linux = spec.linux ?? {};
-          if (linux.uidMappings?.length) writeFileSync(`/proc/${pid}/uid_map`, idMapText(linux.uidMappings));
-          if (linux.gidMappings?.length) writeFileSync(`/proc/${pid}/gid_map`, idMapText(linux.gidMappings));
+          if (state.cgroupPath) cg.join(pid);
+          if (hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], mapping, this.me);
           const hookState = this.hookState(state, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, hookState);
           await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
@@ -282,14 +314,15 @@ export class Runtime {
       relay: !opts.detach,
       warn: this.warn,
       seccomp: compileProfile(st.config),
+      setgroupsAllowed: setgroupsOf(st.pid),
     });
-    const cg = new CgroupManager(readCgroupLayout(), st.cgroupPath);
+    const cg = st.cgroupPath ? new CgroupManager(readCgroupLayout(), st.cgroupPath) : undefined;
     const launched = await launchInit(plan, {
       stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
       preserveFds: opts.preserveFds ?? 0,
       extraFds: pair ? [pair.theirs] : [],
       onPid: async (pid) => {
-        cg.join(pid);
+        cg?.join(pid);
         return { agent: agentMessage(st.config, pid, this.hookState(st, 'running')) };
       },
     });
@@ -318,6 +351,7 @@ export class Runtime {
     const st = this.stored(id);
     const status = this.statusOf(st);
     if (status === 'stopped') return [];
+    if (!st.cgroupPath) return descendants(st.pid);
     return new CgroupManager(readCgroupLayout(), st.cgroupPath).pids();
   }
 
@@ -356,7 +390,8 @@ export class Runtime {
     const status = this.statusOf(st);
     if (status === 'stopped') throw new StateError('container not running');
     if (all) {
-      new CgroupManager(readCgroupLayout(), st.cgroupPath).signalAll(signal);
+      if (st.cgroupPath) new CgroupManager(readCgroupLayout(), st.cgroupPath).signalAll(signal);
+      else for (const pid of descendants(st.pid)) killQuietly(pid, signal);
       return;
     }
     try {
@@ -393,6 +428,7 @@ export class Runtime {
   }
 
   private cgroupOf(st: StoredState): CgroupManager {
+    if (!st.cgroupPath) throw new StateError(`container "${st.id}" has no cgroup (created rootless without a writable cgroup)`);
     return new CgroupManager(readCgroupLayout(), st.cgroupPath);
   }
 
@@ -490,6 +526,15 @@ function withConfigDevices(spec: Spec): LinuxResources | undefined {
   return { ...(res ?? {}), devices: [...(res?.devices ?? []), ...allow] };
 }
 
+/** runc's default state root, or for an unprivileged user one of its own:
+ * $XDG_RUNTIME_DIR/tsrun, else a per-user directory under /tmp. */
+export function defaultRoot(): string {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid === 0) return DEFAULT_ROOT;
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return xdg ? join(xdg, 'tsrun') : `/tmp/tsrun-${uid}`;
+}
+
 function loadBundle(bundle: string): Spec {
   let text: string;
   const file = join(bundle, 'config.json');
@@ -503,6 +548,37 @@ function loadBundle(bundle: string): Spec {
   const spec = parseConfig(text, file);
   if (!spec.root?.path) throw new ConfigError(`${file}: root.path is required`);
   return spec;
+}
+
+/** Whether the container's user namespace still allows setgroups(2). */
+function setgroupsOf(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() !== 'deny';
+  } catch {
+    return true;
+  }
+}
+
+/** A process and all its descendants, from /proc (for containers without a cgroup). */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
 }
 
 function killQuietly(pid: number, sig: number): void {
