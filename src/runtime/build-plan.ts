@@ -70,8 +70,11 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
 
   // ---- stage 0: host side ----
   if (input.fifo) {
-    const hostUid = mapToHost(linux.uidMappings, proc.user.uid) ?? 0;
-    const hostGid = mapToHost(linux.gidMappings, proc.user.gid) ?? 0;
+    // Owned by the container user's host ids (the fifo is 0622 anyway); an
+    // unprivileged runtime cannot give files away: -1 keeps its own.
+    const keep = 0xffffffff;
+    const hostUid = input.privileged === false ? keep : (mapToHost(linux.uidMappings, proc.user.uid) ?? 0);
+    const hostGid = input.privileged === false ? keep : (mapToHost(linux.gidMappings, proc.user.gid) ?? 0);
     plan.add(Op.MKFIFO, `create the exec fifo ${input.fifo}`, str(input.fifo), u64(0o622), u64(hostUid), u64(hostGid));
   }
   // Host paths are opened before joining namespaces (a joined mount
