@@ -93,6 +93,28 @@ export class Runtime {
     return { pid: c.pid };
   }
 
+  /** For a long-lived caller (a shim): create, and keep a small native relay
+   * as our child that exits with the container's status, so the exit code
+   * arrives as a promise without reaping other processes' children. */
+  async createWatched(id: string, opts: CreateOptions): Promise<{ pid: number; exited: Promise<number> }> {
+    const c = await this.createInternal(id, opts, true);
+    return { pid: c.pid, exited: c.exited };
+  }
+
+  /** exec for a long-lived caller: resolves once the process runs, with its
+   * pid and a promise of its exit code (it keeps a native relay as our child). */
+  async execWatched(
+    id: string,
+    proc: Process,
+    opts: { pidFile?: string; consoleSocket?: string; stdio?: [StdioEntry, StdioEntry, StdioEntry] } = {},
+  ): Promise<{ pid: number; exited: Promise<number> }> {
+    validateContainerId(id);
+    const st = readState(this.root, id);
+    const status = this.statusOf(st);
+    if (status !== 'running') throw new StateError(`cannot exec in a ${status} container`);
+    return this.launchExec(st, proc, opts, undefined);
+  }
+
   /** create + start; in the foreground resolves with the exit code (128+signal
    * when killed) after the container has been deleted (unless keep). */
   async run(
@@ -304,6 +326,27 @@ export class Runtime {
     opts: Parameters<Runtime['exec']>[2] & {},
     pair: ConsolePair | undefined,
   ): Promise<number> {
+    const launched = await this.launchExec(st, proc, opts, pair);
+    if (opts.detach) return 0;
+    let stopRelay: (() => Promise<void>) | undefined;
+    if (pair) {
+      const master = pair.receiveMaster();
+      pair.closeTheirs();
+      stopRelay = relayTerminal(pair, master);
+    }
+    opts.onStarted?.(launched.pid);
+    const code = await launched.exited;
+    await stopRelay?.();
+    return code;
+  }
+
+  /** Starts an exec'd process; resolves once it is about to execve. */
+  private async launchExec(
+    st: StoredState,
+    proc: Process,
+    opts: Parameters<Runtime['exec']>[2] & {},
+    pair: ConsolePair | undefined,
+  ): Promise<{ pid: number; exited: Promise<number> }> {
     const plan = buildExecPlan({
       process: proc,
       initPid: st.pid,
@@ -327,17 +370,7 @@ export class Runtime {
       },
     });
     if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
-    if (opts.detach) return 0;
-    let stopRelay: (() => Promise<void>) | undefined;
-    if (pair) {
-      const master = pair.receiveMaster();
-      pair.closeTheirs();
-      stopRelay = relayTerminal(pair, master);
-    }
-    opts.onStarted?.(launched.pid);
-    const code = await launched.exited;
-    await stopRelay?.();
-    return code;
+    return launched;
   }
 
   /** The stored record of a container (its config, rootfs, cgroup). */
