@@ -3,7 +3,7 @@
 // list processes, signal them all, destroy.
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../errors';
+import { ConfigError, TsrunError } from '../errors';
 import { type CgroupLayout, type Hierarchy } from './hierarchy';
 
 /** Our own subtree: containers without linux.cgroupsPath go under it. */
@@ -77,7 +77,7 @@ export class CgroupManager {
 
   /** Kills whatever is left and removes the directories (children first). */
   async destroy(): Promise<void> {
-    for (let attempt = 0; attempt < 50; attempt++) {
+    for (let attempt = 0; attempt < 250; attempt++) {
       this.signalAll(9);
       let busy = false;
       for (const { dir } of this.dirs()) {
@@ -90,8 +90,9 @@ export class CgroupManager {
         }
       }
       if (!busy) return;
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 2));
     }
+    throw new TsrunError(`cgroup ${this.path} is still busy after its processes were killed; delete again to retry`);
   }
 
   exists(): boolean {
