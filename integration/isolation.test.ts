@@ -796,3 +796,17 @@ describe('time namespace', () => {
     expect(ns).not.toBe(readlinkSync('/proc/self/ns/time'));
   });
 });
+
+describe('what podman sends', () => {
+  it('tmpcopyup copies the image\'s files into a new tmpfs; sysctls apply before /proc/sys turns read-only; a device fileMode with type bits', () => {
+    const b = sb.bundle(['sh', '-c', 'cat /etc/hostname; touch /etc/x && echo etc-writable; cat /proc/sys/net/ipv4/ping_group_range; stat -c %t:%T:%a /dev/xnull'], (s) => {
+      s.root!.readonly = true;
+      s.mounts!.push({ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'rprivate', 'nosuid', 'nodev', 'tmpcopyup'] });
+      s.linux!.sysctl = { 'net.ipv4.ping_group_range': '0 0' };
+      s.linux!.devices = [{ path: '/dev/xnull', type: 'c', major: 1, minor: 3, fileMode: 0o20666 }];
+    });
+    const r = sb.run(b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['tsrun', 'etc-writable', '0\t0', '1:3:666', '']);
+  });
+});

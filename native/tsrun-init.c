@@ -49,6 +49,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +112,7 @@ enum op {
 #define T_MKFILE 4u       /* the last component is a file: create it empty */
 #define T_IGNORE_ENOENT 8u /* a missing target is not an error (masked/readonly paths) */
 #define T_SRC_IN_ROOT 16u /* the source is resolved inside the root too */
+#define T_COPYUP 32u      /* copy what was at the target into the new (tmpfs) mount */
 
 enum msg_type { MSG_PID = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_GO = 10 };
 
@@ -395,6 +397,84 @@ restart:;
 		p = rest;
 	}
 	return parent;
+}
+
+
+/* tmpcopyup: copy a directory tree (what the new tmpfs hides) into the new
+ * mount, keeping modes, owners and symlinks. */
+static int copy_tree(int src, int dst, int depth)
+{
+	if (depth > 64)
+		return -ELOOP;
+	int dfd = dup(src);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(src, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dst, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST) {
+				r = -errno;
+				break;
+			}
+			int s2 = openat(src, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int d2 = openat(dst, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (s2 < 0 || d2 < 0)
+				r = -errno;
+			else
+				r = copy_tree(s2, d2, depth + 1);
+			if (r == 0 && (fchown(d2, st.st_uid, st.st_gid) < 0 || fchmod(d2, st.st_mode & 07777) < 0))
+				r = -errno;
+			if (s2 >= 0)
+				close(s2);
+			if (d2 >= 0)
+				close(d2);
+		} else if (S_ISREG(st.st_mode)) {
+			int in = openat(src, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int out = openat(dst, e->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+			if (in < 0 || out < 0)
+				r = -errno;
+			off_t off = 0;
+			while (r == 0 && off < st.st_size) {
+				ssize_t n = sendfile(out, in, &off, (size_t)(st.st_size - off));
+				if (n <= 0)
+					r = n < 0 ? -errno : -EIO;
+			}
+			if (r == 0 && (fchown(out, st.st_uid, st.st_gid) < 0 || fchmod(out, st.st_mode & 07777) < 0))
+				r = -errno;
+			if (in >= 0)
+				close(in);
+			if (out >= 0)
+				close(out);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlinkat(src, e->d_name, target, sizeof(target) - 1);
+			if (n < 0) {
+				r = -errno;
+				break;
+			}
+			target[n] = '\0';
+			if (symlinkat(target, dst, e->d_name) < 0 || fchownat(dst, e->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+				r = -errno;
+		} else if (mknodat(dst, e->d_name, st.st_mode, st.st_rdev) < 0 ||
+			   fchownat(dst, e->d_name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+		}
+	}
+	closedir(d);
+	return r;
 }
 
 /* A path string through which mount(2) reaches the fd's object. */
@@ -781,8 +861,36 @@ int main(int argc, char **argv)
 				src = spath;
 			}
 			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
+			int hidden = -1; /* what the mount will hide, for T_COPYUP */
+			if (r == 0 && (tflags & T_COPYUP)) {
+				hidden = open(tpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (hidden < 0)
+					r = -errno;
+			}
 			if (r == 0 && mount(src[0] ? src : NULL, tpath, fstype[0] ? fstype : NULL, flags, data[0] ? data : NULL) < 0)
 				r = -errno;
+			if (r == 0 && hidden >= 0) {
+				/* tpath now reaches the new mount (through a fresh lookup). */
+				int fresh = resolve_in_root(slots[ROOT_SLOT], target, 0);
+				char fpath[64];
+				int nd = -1;
+				if (fresh >= 0) {
+					fd_path(fresh, fpath, sizeof(fpath));
+					nd = open(fpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+					close(fresh);
+				}
+				if (nd < 0) {
+					r = -errno;
+				} else {
+					struct stat hs;
+					r = copy_tree(hidden, nd, 0);
+					if (r == 0 && fstat(hidden, &hs) == 0 && (fchown(nd, hs.st_uid, hs.st_gid) < 0 || fchmod(nd, hs.st_mode & 07777) < 0))
+						r = -errno;
+					close(nd);
+				}
+			}
+			if (hidden >= 0)
+				close(hidden);
 			if (r == -ENOENT && (tflags & T_IGNORE_ENOENT))
 				r = 0;
 			if (sfd >= 0)

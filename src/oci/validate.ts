@@ -429,7 +429,9 @@ const device = refine<{ type: string; major?: number; minor?: number }>(
     {
       type: oneOf(['c', 'b', 'u', 'p']),
       path: str,
-      fileMode: uint(0o777),
+      // podman copies a device's whole st_mode (file type bits included);
+      // only the permission bits are used.
+      fileMode: uint(0o177777),
       major: i64,
       minor: i64,
       uid: u32,

@@ -111,7 +111,7 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
   if (o.idmap || m.uidMappings || m.gidMappings) {
     throw new ConfigError(`config.json: mount ${dest}: id-mapped mounts are not supported yet`);
   }
-  if (o.tmpcopyup) throw new ConfigError(`config.json: mount ${dest}: the tmpcopyup option is not supported yet`);
+  if (o.tmpcopyup && m.type !== 'tmpfs') throw new ConfigError(`config.json: mount ${dest}: tmpcopyup is only for tmpfs mounts`);
   const data = o.data.join(',');
   const type = m.type ?? '';
 
@@ -133,7 +133,8 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
     if (extra) plan.add(Op.REMOUNT, `remount ${dest} with its options`, str(dest), u64(extra), u64(T.IN_ROOT));
   } else {
     const source = m.source ?? type;
-    plan.add(Op.MOUNT, `mount ${type || 'none'} on ${dest}`, str(source), str(dest), str(type), u64(o.flags), str(data), u64(T.IN_ROOT | T.MKDIR));
+    const copyup = o.tmpcopyup ? T.COPYUP : 0;
+    plan.add(Op.MOUNT, `mount ${type || 'none'} on ${dest}${copyup ? ' (copying its contents up)' : ''}`, str(source), str(dest), str(type), u64(o.flags), str(data), u64(T.IN_ROOT | T.MKDIR | copyup));
   }
   for (const p of o.propagation) {
     plan.add(Op.MOUNT, `set propagation of ${dest}`, str(''), str(dest), str(''), u64(p), str(''), u64(T.IN_ROOT));

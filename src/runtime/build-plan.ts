@@ -131,13 +131,13 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     },
     beforePivot,
   );
-  if (ns.has('mount')) addRootfsFinishSteps(plan, spec);
-
   if (spec.hostname !== undefined) plan.add(Op.SETHOSTNAME, `set the hostname to "${spec.hostname}"`, str(spec.hostname));
   if (spec.domainname !== undefined) plan.add(Op.SETDOMAINNAME, `set the domainname to "${spec.domainname}"`, str(spec.domainname));
+  // Sysctls go in before readonlyPaths (usually /proc/sys) turn read-only.
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
     plan.add(Op.WRITE_FILE, `set sysctl ${key}=${value}`, str(`/proc/sys/${key.replace(/\./g, '/')}`), str(value));
   }
+  if (ns.has('mount')) addRootfsFinishSteps(plan, spec);
   if (proc.oomScoreAdj !== undefined) {
     plan.add(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, str('/proc/self/oom_score_adj'), str(String(proc.oomScoreAdj)));
   }

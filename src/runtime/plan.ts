@@ -61,6 +61,7 @@ export const T = {
   MKFILE: 4,
   IGNORE_ENOENT: 8,
   SRC_IN_ROOT: 16,
+  COPYUP: 32,
 } as const;
 
 /** Messages from the native side (struct msg). */

@@ -49,7 +49,8 @@ const INVALID: [string, Cfg][] = [
   ['uidMapping hostID too big', mutated(rootless, (c) => (c.linux.uidMappings[1].hostID = 2 ** 32))],
   ['gidMapping containerID missing', mutated(rootless, (c) => delete c.linux.gidMappings[0].containerID)],
   ['device type', mutated(dockerish, (c) => (c.linux.devices[0].type = 'char'))],
-  ['device fileMode', mutated(dockerish, (c) => (c.linux.devices[0].fileMode = 4095))],
+  // fileMode above 0o777 is schema-invalid but accepted on purpose (podman sends a whole st_mode, runc takes it).
+  ['device fileMode', mutated(dockerish, (c) => (c.linux.devices[0].fileMode = -1))],
   ['device path missing', mutated(dockerish, (c) => delete c.linux.devices[1].path)],
   ['cgroup device allow missing', mutated(dockerish, (c) => delete c.linux.resources.devices[1].allow)],
   ['memory limit fraction', mutated(dockerish, (c) => (c.linux.resources.memory.limit = 1.5))],

@@ -208,7 +208,7 @@ describe('parseConfig: invalid configs name the path', () => {
     ['device without major', (c) => (c.linux.devices = [{ path: '/dev/x', type: 'c', minor: 1 }]), 'config.json: linux.devices[0].major is required for device type "c"'],
     ['device without minor', (c) => (c.linux.devices = [{ path: '/dev/x', type: 'b', major: 1 }]), 'config.json: linux.devices[0].minor is required for device type "b"'],
     ['device without path', (c) => (c.linux.devices = [{ type: 'p' }]), 'config.json: linux.devices[0].path is required'],
-    ['device fileMode', (c) => (c.linux.devices = [{ path: '/dev/x', type: 'p', fileMode: 1000 }]), 'config.json: linux.devices[0].fileMode must be at most 511'],
+    ['device fileMode', (c) => (c.linux.devices = [{ path: '/dev/x', type: 'p', fileMode: 70000 }]), 'config.json: linux.devices[0].fileMode must be at most 65535'],
     ['sysctl value', (c) => (c.linux.sysctl = { 'net.ipv4.ip_forward': 1 }), 'config.json: linux.sysctl["net.ipv4.ip_forward"] must be a string'],
     ['cgroup device allow', (c) => (c.linux.resources = { devices: [{ access: 'rwm' }] }), 'config.json: linux.resources.devices[0].allow is required'],
     ['cgroup device access', (c) => (c.linux.resources = { devices: [{ allow: true, access: 'rwx' }] }), /linux\.resources\.devices\[0\]\.access must be a combination/],
