@@ -48,7 +48,8 @@ export function execProcess(spec: Spec, rootfs: string, f: ExecFlags): Process {
   const caps = structuredClone(base?.capabilities ?? {});
   for (const cap of f.caps) {
     const name = cap.toUpperCase().startsWith('CAP_') ? cap.toUpperCase() : `CAP_${cap.toUpperCase()}`;
-    for (const set of ['bounding', 'effective', 'permitted', 'ambient'] as const) {
+    // Ambient capabilities must also be inheritable, or the kernel refuses them.
+    for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) {
       caps[set] = [...new Set([...(caps[set] ?? []), name])];
     }
   }
