@@ -147,6 +147,42 @@ describe('run as root with a user namespace', () => {
   });
 });
 
+describe('id-mapped mounts', () => {
+  it('a host-root-owned directory appears root-owned inside and writes map back to host root, without chown', () => {
+    const data = join(sb.dir, 'idmapped');
+    mkdirSync(data, { mode: 0o755 });
+    writeFileSync(join(data, 'f'), 'x');
+    const b = sb.bundle(['sh', '-c', 'stat -c %u:%g /data/f /etc/passwd; touch /data/new && echo wrote'], (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      s.mounts!.push({ destination: '/data', type: 'bind', source: data, options: ['bind', 'idmap'] });
+    });
+    mkdirSync(join(b, 'rootfs/data'));
+    const r = sb.run(b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['0:0', '65534:65534', 'wrote', '']);
+    expect(statSync(join(data, 'new')).uid).toBe(0);
+  });
+
+  it('refuses mappings that differ from the container\'s, and id-mapping a non-bind mount', () => {
+    for (const mount of [
+      { destination: '/data', type: 'bind', source: '/tmp', options: ['bind'], uidMappings: [{ containerID: 0, hostID: 5000, size: 1 }] },
+      { destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['idmap'] },
+    ]) {
+      const b = sb.bundle(['true'], (s) => {
+        s.linux!.namespaces!.push({ type: 'user' });
+        s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+        s.mounts!.push(mount);
+      });
+      const r = sb.tsrun(['run', '--bundle', b, sb.id()]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/id mappings different|only bind mounts can be id-mapped/);
+    }
+  });
+});
+
 describe('rootless: tsrun run by an unprivileged user', () => {
   it('container root is the user on the host; files it writes are the user\'s', () => {
     const dir = join(sb.dir, 'rl-shared');

@@ -104,6 +104,7 @@ enum op {
 	OP_AFFINITY = 48,
 	OP_ADOPT_FD = 49,
 	OP_SEND_LISTENER = 50,
+	OP_MOVE_MOUNT = 51,
 };
 
 /* OP_MOUNT target flags */
@@ -126,6 +127,7 @@ struct msg {
 #define MAX_SLOTS 16
 #define ROOT_SLOT 0
 #define LISTENER_SLOT 3 /* the seccomp notify fd, when the filter returns one */
+#define PASSED_SLOT 8   /* fds the runtime passes with GO (id-mapped mounts) start here */
 
 static int ctrl_fd = -1;
 static int slots[MAX_SLOTS];
@@ -227,6 +229,35 @@ static int read_full(int fd, void *buf, size_t n)
 		p += r;
 		n -= (size_t)r;
 	}
+	return 0;
+}
+
+
+/* The GO message, and any fds the runtime attached to it (SCM_RIGHTS): they
+ * land in slots PASSED_SLOT, PASSED_SLOT+1, ... in order. */
+static int recv_go(struct msg *m)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * (MAX_SLOTS - PASSED_SLOT))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(ctrl_fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < count && PASSED_SLOT + i < MAX_SLOTS; i++)
+			memcpy(&slots[PASSED_SLOT + i], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+	}
+	if ((size_t)n < sizeof(*m))
+		return read_full(ctrl_fd, (char *)m + n, sizeof(*m) - (size_t)n);
 	return 0;
 }
 
@@ -798,7 +829,7 @@ int main(int argc, char **argv)
 		}
 		case OP_WAIT_GO: {
 			struct msg m;
-			if (read_full(ctrl_fd, &m, sizeof(m)) < 0 || m.type != MSG_GO) {
+			if (recv_go(&m) < 0 || m.type != MSG_GO) {
 				/* The parent went away or refused: give up quietly. */
 				_exit(1);
 			}
@@ -1369,6 +1400,33 @@ int main(int argc, char **argv)
 			close(lfd);
 			close(slots[sock_slot]);
 			slots[LISTENER_SLOT] = slots[sock_slot] = -1;
+			break;
+		}
+		case OP_MOVE_MOUNT: {
+			/* A detached mount the runtime prepared (id-mapped) goes onto
+			 * its target, resolved inside the root. */
+			uint64_t slot = get_u64(&c);
+			const char *target = get_str(&c, NULL);
+			unsigned tflags = (unsigned)get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+			char tpath[4200];
+			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+			/* Onto the resolved fd itself: a /proc/self/fd path would be
+			 * taken as the symlink, not followed. */
+			if (r == 0 && tfd >= 0 &&
+			    syscall(SYS_move_mount, slots[slot], "", tfd, "", 0x4 | 0x40 /* MOVE_MOUNT_F_EMPTY_PATH | T_EMPTY_PATH */) < 0)
+				r = -errno;
+			else if (r == 0 && tfd < 0 &&
+				 syscall(SYS_move_mount, slots[slot], "", AT_FDCWD, tpath, 0x4 | 0x10 /* F_EMPTY_PATH | T_SYMLINKS */) < 0)
+				r = -errno;
+			close(slots[slot]);
+			slots[slot] = -1;
 			break;
 		}
 		case OP_SETPGID_FG:

@@ -5,7 +5,8 @@ import { statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
-import { Op, type Plan, str, T, u64 } from '../runtime/plan';
+import { MAX_SLOTS, Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
+import { checkIdmapMount, type IdmapSource } from './idmap-mount';
 import type { CgroupLayout } from '../cgroups/hierarchy';
 import {
   MS_BIND,
@@ -33,6 +34,8 @@ export interface RootfsContext {
   cgroups: CgroupLayout;
   cgroupPath: string;
   newCgroupns: boolean;
+  /** Filled in: sources the runtime must pass as id-mapped mount fds, in slot order. */
+  idmapSources: IdmapSource[];
 }
 
 const PROPAGATION: Record<string, number> = {
@@ -108,9 +111,8 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
   if (dest === '/') throw new ConfigError(`config.json: mount destination "${m.destination}" cannot be the root`);
   if (dest.split('/').includes('..')) throw new ConfigError(`config.json: mount destination "${m.destination}" must not contain ".."`);
   const o = parseMountOptions(m.options);
-  if (o.idmap || m.uidMappings || m.gidMappings) {
-    throw new ConfigError(`config.json: mount ${dest}: id-mapped mounts are not supported yet`);
-  }
+  const idmapped = o.idmap || !!m.uidMappings || !!m.gidMappings;
+  if (idmapped) checkIdmapMount(m, dest, ctx.userns, ctx.spec.linux?.uidMappings, ctx.spec.linux?.gidMappings);
   if (o.tmpcopyup && m.type !== 'tmpfs') throw new ConfigError(`config.json: mount ${dest}: tmpcopyup is only for tmpfs mounts`);
   const data = o.data.join(',');
   const type = m.type ?? '';
@@ -128,9 +130,19 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
       throw new ConfigError(`config.json: bind mount source ${src} for ${dest}: ${(e as NodeJS.ErrnoException).code ?? e}`);
     }
     const mk = isDir ? T.MKDIR : T.MKDIR | T.MKFILE;
-    plan.add(Op.MOUNT, `bind mount ${src} on ${dest}`, str(src), str(dest), str(''), u64(MS_BIND | (o.recursive ? MS_REC : 0)), str(''), u64(T.IN_ROOT | mk));
+    if (idmapped) {
+      // The runtime passes a detached id-mapped copy (see idmap-mount.ts).
+      const slot = Slot.PASSED + ctx.idmapSources.length;
+      if (slot >= MAX_SLOTS) throw new ConfigError(`config.json: at most ${MAX_SLOTS - Slot.PASSED} id-mapped mounts are supported`);
+      ctx.idmapSources.push({ source: src, recursive: o.recursive || o.ridmap });
+      plan.add(Op.MOVE_MOUNT, `mount the id-mapped ${src} on ${dest}`, u64(slot), str(dest), u64(T.IN_ROOT | mk));
+    } else {
+      plan.add(Op.MOUNT, `bind mount ${src} on ${dest}`, str(src), str(dest), str(''), u64(MS_BIND | (o.recursive ? MS_REC : 0)), str(''), u64(T.IN_ROOT | mk));
+    }
     const extra = o.flags & ~(MS_BIND | MS_REC);
     if (extra) plan.add(Op.REMOUNT, `remount ${dest} with its options`, str(dest), u64(extra), u64(T.IN_ROOT));
+  } else if (idmapped) {
+    throw new ConfigError(`config.json: mount ${dest}: only bind mounts can be id-mapped`);
   } else {
     const source = m.source ?? type;
     const copyup = o.tmpcopyup ? T.COPYUP : 0;

@@ -8,6 +8,7 @@ import type { CgroupLayout } from '../cgroups/hierarchy';
 import { CLONE, JOIN_ORDER, NS_FLAG, NS_PROC_NAME, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
 import { addRootfsFinishSteps, addRootfsSteps } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
+import type { IdmapSource } from '../rootfs/idmap-mount';
 import { addFinalAffinityStep, addLsmSteps, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
 import { Op, Plan, Slot, str, u64 } from './plan';
 import { addChdirStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
@@ -48,7 +49,7 @@ function lastCap(): number {
   return lastCapCache;
 }
 
-export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan } {
+export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan; idmapSources: IdmapSource[] } {
   const { spec } = input;
   const proc = spec.process;
   if (!proc) throw new ConfigError('config.json: process is required to create a container');
@@ -106,6 +107,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   if (!input.noNewKeyring) plan.add(Op.KEYRING, 'join a new session keyring', str(input.id));
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
 
+  const idmapSources: IdmapSource[] = [];
   const beforePivot = (p: Plan) => {
     p.add(Op.MKDIR, `create the working directory ${proc.cwd}`, str(proc.cwd));
     addHookSteps(p, 'createContainer', spec.hooks?.createContainer);
@@ -128,6 +130,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
       cgroups: input.cgroups,
       cgroupPath: input.cgroupPath,
       newCgroupns: ns.newCgroupns,
+      idmapSources,
     },
     beforePivot,
   );
@@ -157,7 +160,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     },
     beforeExec: (p) => addHookSteps(p, 'startContainer', spec.hooks?.startContainer),
   });
-  return { plan, ns };
+  return { plan, ns, idmapSources };
 }
 
 /** The steps every container process goes through, the init and exec'd

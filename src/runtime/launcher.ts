@@ -2,7 +2,8 @@
 //   Node -> init: the plan; later GO (+ the state JSON hooks get on stdin)
 //   init -> Node: PID (from stage 0), then READY or ERROR(step, errno)
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
+import { sendWithFds } from './libc';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
@@ -35,7 +36,7 @@ export interface LaunchOptions {
   /** Called with the init's host pid before it may continue; returns what the
    * init gets with GO: the state JSON for its hooks, and the message for a
    * seccomp agent. */
-  onPid: (pid: number) => Promise<{ state?: string; agent?: string }>;
+  onPid: (pid: number) => Promise<{ state?: string; agent?: string; fds?: number[] }>;
 }
 
 export interface Launched {
@@ -124,7 +125,19 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   const go = Buffer.alloc(MSG_SIZE);
   go.writeUInt32LE(Msg.GO, 0);
   go.writeUInt32LE(payload.length, 12);
-  ctrl.write(Buffer.concat([go, payload]));
+  if (parts.fds?.length) {
+    // fds travel with the GO header (SCM_RIGHTS); the payload follows.
+    const fd = (ctrl as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (fd === undefined || fd < 0) throw new TsrunError('cannot pass file descriptors: no control socket fd');
+    try {
+      sendWithFds(fd, go, parts.fds);
+    } finally {
+      for (const f of parts.fds) closeSync(f);
+    }
+    ctrl.write(payload);
+  } else {
+    ctrl.write(Buffer.concat([go, payload]));
+  }
 
   const second = await reader.next();
   if (!second) throw new TsrunError('the container init exited before it was ready (see its stderr)');

@@ -52,6 +52,7 @@ export const Op = {
   AFFINITY: 48,
   ADOPT_FD: 49,
   SEND_LISTENER: 50,
+  MOVE_MOUNT: 51,
 } as const;
 
 /** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */
@@ -68,7 +69,9 @@ export const T = {
 export const Msg = { PID: 1, READY: 2, ERROR: 3, GO: 10 } as const;
 
 /** Fixed fd slots the plan refers to. Slot 0 is the root directory. */
-export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4 } as const;
+export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, PASSED: 8 } as const;
+/** The native side's slot table size (MAX_SLOTS). */
+export const MAX_SLOTS = 16;
 
 type Field = { u64: number | bigint } | { u32: number } | { str: string } | { strv: string[] } | { bytes: Buffer };
 

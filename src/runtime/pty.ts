@@ -7,6 +7,7 @@
 import { closeSync } from 'node:fs';
 import tty from 'node:tty';
 import { TsrunError } from '../errors';
+import { libc, msghdr } from './libc';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -14,25 +15,6 @@ const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const TIOCSWINSZ = 0x5414;
-
-interface Libc {
-  socketpair: (domain: number, type: number, proto: number, sv: Int32Array) => number;
-  recvmsg: (fd: number, msg: Buffer, flags: number) => number;
-  ioctl: (fd: number, req: number, arg: Buffer) => number;
-  address: (b: Buffer) => bigint;
-}
-
-function libc(): Libc {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
-  return {
-    socketpair: lib.func('int socketpair(int, int, int, _Out_ int *sv)') as Libc['socketpair'],
-    recvmsg: lib.func('long recvmsg(int, void *, int)') as Libc['recvmsg'],
-    ioctl: lib.func('int ioctl(int, unsigned long, void *)') as Libc['ioctl'],
-    address: (b) => koffi.address(b),
-  };
-}
 
 export class ConsolePair {
   private readonly c = libc();
@@ -50,18 +32,8 @@ export class ConsolePair {
 
   /** The pty master the init sent (it did so before reporting ready). */
   receiveMaster(): number {
-    const data = Buffer.alloc(256);
-    const iov = Buffer.alloc(16);
-    iov.writeBigUInt64LE(this.c.address(data), 0);
-    iov.writeBigUInt64LE(BigInt(data.length), 8);
     const control = Buffer.alloc(64);
-    const msg = Buffer.alloc(56); // struct msghdr on 64-bit Linux
-    msg.writeBigUInt64LE(0n, 0); // msg_name
-    msg.writeUInt32LE(0, 8); // msg_namelen
-    msg.writeBigUInt64LE(this.c.address(iov), 16); // msg_iov
-    msg.writeBigUInt64LE(1n, 24); // msg_iovlen
-    msg.writeBigUInt64LE(this.c.address(control), 32); // msg_control
-    msg.writeBigUInt64LE(BigInt(control.length), 40); // msg_controllen
+    const { msg } = msghdr(this.c, Buffer.alloc(256), control);
     const n = this.c.recvmsg(this.ours, msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
     // struct cmsghdr: u64 len, i32 level, i32 type, data
     if (n < 0 || control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {

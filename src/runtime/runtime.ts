@@ -16,10 +16,13 @@ import type { ContainerStatus, LinuxResources, Process, Spec, State } from '../o
 import { parseConfig } from '../oci/validate';
 import { buildExecPlan, buildInitPlan } from './build-plan';
 import { compileSeccomp } from '../seccomp/compile';
+// networking (issue 7): bridge networks over rtnetlink
+import { attachNetwork, detachNetwork, resolveNetwork } from '../network/index';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
 import { ctrlFdNumber, launchInit, type StdioEntry } from './launcher';
 import { ConsolePair, relayTerminal } from './pty';
+import { makeIdmappedMount } from '../rootfs/idmap-mount';
 import {
   claimDir,
   containerDir,
@@ -54,6 +57,10 @@ export interface CreateOptions {
   noNewKeyring?: boolean;
   preserveFds?: number;
   stdio?: [StdioEntry, StdioEntry, StdioEntry];
+  // networking (issue 7): --network NAME and --publish SPEC (else the
+  // io.github.tsrun.network / io.github.tsrun.publish annotations).
+  network?: string;
+  publish?: string[];
 }
 
 export type Status = ContainerStatus | 'paused';
@@ -198,7 +205,7 @@ export class Runtime {
     const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
     const fifo = fifoPath(dir);
     // Build the whole plan before touching anything: bad config leaves nothing behind.
-    const { plan } = buildInitPlan({
+    const { plan, idmapSources } = buildInitPlan({
       spec,
       bundle,
       rootfs,
@@ -217,6 +224,9 @@ export class Runtime {
       setgroupsAllowed: setgroupsAllowed(mapping, this.me),
       privileged: !this.rootless,
     });
+
+    // networking (issue 7): checked before anything exists.
+    const netReq = resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root);
 
     claimDir(this.root, id);
     const state: StoredState = {
@@ -251,10 +261,16 @@ export class Runtime {
           writeState(dir, state);
           if (state.cgroupPath) cg.join(pid);
           if (hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], mapping, this.me);
+          // networking (issue 7): veth into the init's new netns, lease recorded.
+          if (netReq) {
+            state.network = await attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
+            writeState(dir, state);
+          }
           const hookState = this.hookState(state, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, hookState);
           await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
-          return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState) };
+          const fds = idmapSources.map((src) => makeIdmappedMount(src, `/proc/${pid}/ns/user`));
+          return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState), fds };
         },
       });
       state.phase = 'created';
@@ -269,6 +285,7 @@ export class Runtime {
     } catch (e) {
       if (state.pid > 0) killQuietly(state.pid, 9);
       await cg.destroy().catch(() => {});
+      if (netReq) await detachNetwork(dir).catch(() => {}); // networking (issue 7)
       removeDir(dir);
       throw e;
     }
@@ -455,6 +472,8 @@ export class Runtime {
         await waitDead(st);
       }
       if (st.cgroupPath) await new CgroupManager(readCgroupLayout(), st.cgroupPath).destroy();
+      // networking (issue 7): veth, rules and lease (found by owner, so also after a crashed create).
+      await detachNetwork(dir).catch((e: Error) => this.warn(e.message));
       await runHooksWarn('poststop', st.config.hooks?.poststop, this.hookState(st, 'stopped'), this.warn);
       removeDir(dir);
     });

@@ -6,6 +6,7 @@ import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, r
 import { join } from 'node:path';
 import { NotFoundError, StateError, TsrunError } from '../errors';
 import type { ContainerStatus, Spec } from '../oci/types';
+import type { NetworkLease } from '../network/index';
 
 export const DEFAULT_ROOT = '/run/tsrun';
 export const OCI_VERSION = '1.2.0';
@@ -26,6 +27,8 @@ export interface StoredState {
   owner: number;
   config: Spec;
   annotations?: Record<string, string>;
+  /** networking (issue 7): the container's address lease and links, when it has a network. */
+  network?: NetworkLease;
 }
 
 export function containerDir(root: string, id: string): string {

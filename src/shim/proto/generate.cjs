@@ -53,13 +53,14 @@ function descriptor() {
 }
 
 /** Drops options (gogoproto's, go_package...) that mean nothing to protobuf.js. */
-function stripOptions(node) {
-  if (Array.isArray(node)) return node.map(stripOptions);
+function stripOptions(node, isNameMap = false) {
+  if (Array.isArray(node)) return node.map((n) => stripOptions(n));
   if (node && typeof node === 'object') {
     const out = {};
     for (const [k, v] of Object.entries(node)) {
-      if (k === 'options' || k === 'comment' || k === 'comments') continue;
-      out[k] = stripOptions(v);
+      // In "fields", "nested", "methods", "values" the keys are names, not properties.
+      if (!isNameMap && (k === 'options' || k === 'comment' || k === 'comments')) continue;
+      out[k] = stripOptions(v, !isNameMap && ['fields', 'nested', 'methods', 'values', 'oneofs'].includes(k));
     }
     return out;
   }

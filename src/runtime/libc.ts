@@ -1,0 +1,70 @@
+// The few libc calls Node lacks, through koffi. Loaded on first use only:
+// most commands never need it, and koffi costs ~10 ms to load.
+import { TsrunError } from '../errors';
+
+export interface Libc {
+  socketpair: (domain: number, type: number, proto: number, sv: Int32Array) => number;
+  recvmsg: (fd: number, msg: Buffer, flags: number) => number;
+  sendmsg: (fd: number, msg: Buffer, flags: number) => number;
+  ioctl: (fd: number, req: number, arg: Buffer) => number;
+  /** open_tree(2) */
+  openTree: (dfd: number, path: string, flags: number) => number;
+  /** mount_setattr(2) with a struct mount_attr in a Buffer */
+  mountSetattr: (dfd: number, path: string, flags: number, attr: Buffer, size: number) => number;
+  address: (b: Buffer) => bigint;
+  errno: () => number;
+}
+
+let cached: Libc | undefined;
+
+export function libc(): Libc {
+  if (cached) return cached;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  const syscall = lib.func('long syscall(long, ...)');
+  const SYS_open_tree = 428;
+  const SYS_mount_setattr = 442;
+  cached = {
+    socketpair: lib.func('int socketpair(int, int, int, _Out_ int *sv)') as Libc['socketpair'],
+    recvmsg: lib.func('long recvmsg(int, void *, int)') as Libc['recvmsg'],
+    sendmsg: lib.func('long sendmsg(int, void *, int)') as Libc['sendmsg'],
+    ioctl: lib.func('int ioctl(int, unsigned long, void *)') as Libc['ioctl'],
+    openTree: (dfd, path, flags) => Number(syscall(SYS_open_tree, 'int', dfd, 'str', path, 'uint', flags)),
+    mountSetattr: (dfd, path, flags, attr, size) =>
+      Number(syscall(SYS_mount_setattr, 'int', dfd, 'str', path, 'uint', flags, 'void *', attr, 'size_t', size)),
+    address: (b) => koffi.address(b),
+    errno: () => koffi.errno(),
+  };
+  return cached;
+}
+
+/** Builds a struct msghdr (64-bit Linux layout) around one data buffer and an
+ * optional control buffer; the buffers must stay alive during the call. */
+export function msghdr(c: Libc, data: Buffer, control?: Buffer): { msg: Buffer; keep: Buffer[] } {
+  const iov = Buffer.alloc(16);
+  iov.writeBigUInt64LE(c.address(data), 0);
+  iov.writeBigUInt64LE(BigInt(data.length), 8);
+  const msg = Buffer.alloc(56);
+  msg.writeBigUInt64LE(c.address(iov), 16);
+  msg.writeBigUInt64LE(1n, 24);
+  if (control) {
+    msg.writeBigUInt64LE(c.address(control), 32);
+    msg.writeBigUInt64LE(BigInt(control.length), 40);
+  }
+  return { msg, keep: [iov, data, ...(control ? [control] : [])] };
+}
+
+/** Sends data with file descriptors attached (SCM_RIGHTS). */
+export function sendWithFds(fd: number, data: Buffer, fds: number[]): void {
+  const c = libc();
+  const control = Buffer.alloc(16 + 8 * Math.ceil((fds.length * 4) / 8));
+  control.writeBigUInt64LE(BigInt(16 + fds.length * 4), 0); // cmsg_len
+  control.writeInt32LE(1, 8); // SOL_SOCKET
+  control.writeInt32LE(1, 12); // SCM_RIGHTS
+  fds.forEach((f, i) => control.writeInt32LE(f, 16 + 4 * i));
+  const { msg } = msghdr(c, data, control);
+  if (c.sendmsg(fd, msg, 0x4000 /* MSG_NOSIGNAL */) !== data.length) {
+    throw new TsrunError(`cannot pass file descriptors to the container init (errno ${c.errno()})`);
+  }
+}
