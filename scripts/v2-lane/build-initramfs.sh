@@ -61,7 +61,6 @@ cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do
   [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
 done
-ln -sf ../bin/busybox "$root/sbin/modprobe"
 : >"$root/mods/order"
 i=0
 for rel in "${order[@]}"; do

@@ -1,15 +1,40 @@
 #!/bin/busybox sh
 # /init of the cgroup v2 lane's initramfs (PID 1 in the QEMU guest).
 #
-# Loads the virtio/9p modules, mounts the host's root read-only (9p tag
-# "hostroot") and the run's scratch directory read-write (9p tag "io"), gives
-# the guest a writable view of the host root (overlayfs with a tmpfs upper
-# layer, or tmpfs on /tmp and /run when overlayfs is not available), mounts
-# cgroup2 at /sys/fs/cgroup, chroots into that root, runs /io/cmd.sh there,
-# stores its output in /io/output and its exit status in /io/rc, and powers
-# the machine off. Nothing is ever written to the host except under /io.
+# Stage 1 (the initramfs): loads the virtio/9p modules, mounts the host's root
+# read-only (9p tag "hostroot") and the run's scratch directory read-write
+# (9p tag "io"), builds the guest's root: an overlayfs with the host root as
+# its lower layer and guest memory as its upper one (the host is never
+# written), fresh proc, sysfs, devtmpfs, cgroup2 at /sys/fs/cgroup, tmpfs on
+# /tmp and /run, the io share at /run/v2-lane. Then it moves that root onto /
+# and chroots into it, like switch_root, so that the guest's mount namespace
+# has the host tree as its real root: a process that joins a container's
+# mount namespace (setns, as tsrun exec does) lands in the container's root
+# only when the container was pivoted from the namespace's real root.
+#
+# Stage 2 (this script again, from the new root): runs /run/v2-lane/cmd.sh
+# with its output in /run/v2-lane/output, writes the exit status to
+# /run/v2-lane/rc and powers the machine off.
 export PATH=/bin:/sbin
 msg() { echo "v2-lane-guest: $*"; }
+
+if [ "$1" = stage2 ]; then
+  bb=/run/v2-lane-init/busybox
+  io=/run/v2-lane
+  $bb mount --make-rprivate /
+  $bb echo "$($bb cut -d' ' -f1 /proc/uptime)" >$io/boot-seconds
+  msg "kernel $($bb uname -r), cgroup2 controllers: $($bb cat /sys/fs/cgroup/cgroup.controllers), root: $($bb cat $io/root-kind)"
+  /bin/sh $io/cmd.sh </dev/null >$io/output 2>&1
+  $bb echo $? >$io/rc.tmp
+  $bb mv $io/rc.tmp $io/rc
+  msg "command exited $($bb cat $io/rc) at $($bb cut -d' ' -f1 /proc/uptime)s of uptime"
+  # Let the command's leftovers go, then power off.
+  $bb kill -9 -1 2>/dev/null
+  $bb sync
+  $bb poweroff -f
+  exit 1
+fi
+
 halt() {
   sync
   poweroff -f
@@ -18,7 +43,7 @@ halt() {
 }
 fail() {
   msg "FATAL: $*"
-  [ -d /io/. ] && [ -w /io ] && echo "$*" >/io/guest-error
+  if mountpoint -q /io; then echo "$*" >/io/guest-error; fi
   halt
 }
 
@@ -32,23 +57,23 @@ for m in $(cat /mods/order); do
 done
 
 ninep=trans=virtio,version=9p2000.L,msize=512000
-mount -t 9p -o "$ninep,cache=loose,ro" hostroot /lower || fail "cannot mount the host root over 9p"
 mount -t 9p -o "$ninep,cache=none" io /io || fail "cannot mount the io share over 9p"
-[ -f /io/cmd.sh ] || fail "no /io/cmd.sh"
+mount -t 9p -o "$ninep,cache=loose,ro" hostroot /lower || fail "cannot mount the host root over 9p"
+[ -f /io/cmd.sh ] || fail "no cmd.sh in the io share"
 
-# A writable view of the (read-only) host root: anything the test writes
+# A writable view of the read-only host root: whatever the command writes
 # (vitest caches, node_modules/.vite, ...) lands in guest memory.
+R=/newroot
 mount -t tmpfs -o mode=0755 upper /upper
 mkdir -p /upper/u /upper/w
-if mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay /newroot 2>/dev/null; then
+if mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay $R 2>/dev/null; then
   echo overlay >/io/root-kind
 else
-  msg "overlayfs over 9p unavailable; using the read-only 9p root with tmpfs /tmp and /run"
-  mount --bind /lower /newroot || fail "cannot bind the host root"
+  msg "overlayfs over 9p unavailable: the root stays read-only (tmpfs /tmp and /run)"
+  mount --bind /lower $R || fail "cannot bind the host root"
   echo 9p-ro >/io/root-kind
 fi
 
-R=/newroot
 mount -t proc proc $R/proc || fail "mount proc"
 mount -t sysfs sysfs $R/sys || fail "mount sysfs"
 mount -t devtmpfs devtmpfs $R/dev || fail "mount devtmpfs"
@@ -59,24 +84,12 @@ mount -t mqueue mqueue $R/dev/mqueue 2>/dev/null
 mount -t cgroup2 -o nsdelegate cgroup2 $R/sys/fs/cgroup || fail "mount cgroup2"
 mount -t tmpfs -o mode=1777 tmp $R/tmp || fail "mount /tmp"
 mount -t tmpfs -o mode=0755 run $R/run || fail "mount /run"
-mkdir -p $R/run/v2-lane
-mount --bind /io $R/run/v2-lane || fail "bind /io"
-# The host root is shared, not private: make the guest's mounts private like
-# a normal systemd-less boot, so pivot_root in containers behaves as on a host.
-mount --make-rprivate / 2>/dev/null
+mkdir -p $R/run/v2-lane $R/run/v2-lane-init
+cp /bin/busybox /init $R/run/v2-lane-init/ || fail "cannot copy busybox into the new root"
+mount --move /io $R/run/v2-lane || fail "cannot move the io share"
 
-# Kernel module autoloading (e.g. for overlay or veth in a test) uses
-# /sbin/modprobe of the initramfs with the host's module tree.
-mkdir -p /lib/modules
-ln -s "$R/lib/modules/$(cat /kver)" "/lib/modules/$(cat /kver)" 2>/dev/null
-
-msg "kernel $(uname -r), cgroup2 controllers: $(cat $R/sys/fs/cgroup/cgroup.controllers), root: $(cat /io/root-kind)"
-echo $(cut -d' ' -f1 /proc/uptime) >/io/boot-seconds
-
-chroot $R /bin/sh /run/v2-lane/cmd.sh </dev/null >/io/output 2>&1
-echo $? >/io/rc.tmp
-mv /io/rc.tmp /io/rc
-msg "command exited $(cat /io/rc) after $(cut -d' ' -f1 /proc/uptime)s of uptime"
-# Let the command's leftovers go before powering off.
-kill -9 -1 2>/dev/null
-halt
+# switch_root by hand (busybox's insists on emptying the initramfs first).
+umount -l /proc /sys /dev 2>/dev/null
+cd $R || fail "cd $R"
+mount --move . / || fail "cannot move the new root onto /"
+exec chroot . /run/v2-lane-init/busybox sh /run/v2-lane-init/init stage2

@@ -59,11 +59,16 @@ if [ ! -s "$initrd" ]; then
   find "$cache" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -name "$(basename "$initrd")" -delete 2>/dev/null || true
 fi
 
+# Scratch directories of runs that were killed before they could clean up.
+find "$cache/runs" -mindepth 1 -maxdepth 1 -mmin +720 -exec rm -rf {} + 2>/dev/null || true
 io="$(mktemp -d "$cache/runs/run.XXXXXX")"
 qpid=""
 tailpid=""
 cleanup() {
-  [ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null
+  if [ -n "$qpid" ]; then
+    kill -9 "$qpid" 2>/dev/null
+    wait "$qpid" 2>/dev/null
+  fi
   [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
   if [ "${V2_LANE_KEEP:-}" = 1 ]; then say "kept $io"; else rm -rf "$io"; fi
 }
