@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import { TsrunError, UsageError } from '../src/errors';
 import { formatHelp, getBool, getInt, getString, parseArgs, splitGlobal, type FlagDef } from './args';
 import { Logger } from './log';
+import { mark } from '../src/runtime/trace';
 import { version as pkgVersion } from '../package.json';
+import { JAIL_HELP } from '../src/network/jail-help'; // jail (issue 7)
 
 const SPEC_VERSION = '1.2.0';
 
@@ -50,6 +52,11 @@ const pidFileFlag: FlagDef = { name: 'pid-file', kind: 'string', usage: 'specify
 const noPivotFlag: FlagDef = { name: 'no-pivot', kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs. This should be used whenever the rootfs is on top of a ramdisk' };
 const noNewKeyringFlag: FlagDef = { name: 'no-new-keyring', kind: 'bool', usage: 'do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key' };
 const preserveFdsFlag: FlagDef = { name: 'preserve-fds', kind: 'int', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)' };
+// networking (issue 7): create/run flags; annotations io.github.tsrun.network / .publish do the same.
+const networkFlags: FlagDef[] = [
+  { name: 'network', kind: 'string', usage: 'attach the container to this network: none (default: loopback only), tsrun0 (alias bridge) or one defined in /etc/tsrun/networks.json or <root>/networks.json', placeholder: 'NAME' },
+  { name: 'publish', alias: ['p'], kind: 'strings', usage: 'publish a container port on the host: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp] (repeatable; needs --network)', placeholder: 'SPEC' },
+];
 
 async function runtime(ctx: Ctx) {
   const { Runtime } = await import('../src/runtime/runtime');
@@ -82,6 +89,9 @@ function createOptions(f: Record<string, unknown>) {
     noPivot: !!f['no-pivot'],
     noNewKeyring: !!f['no-new-keyring'],
     preserveFds: (f['preserve-fds'] as number) || 0,
+    // networking (issue 7)
+    network: (f.network as string) || undefined,
+    publish: (f.publish as string[] | undefined) ?? [],
   };
 }
 
@@ -91,7 +101,7 @@ const COMMANDS: Command[] = [
     usage: 'create a container',
     argsUsage: '<container-id>',
     description: 'The create command creates an instance of a container for a bundle. The bundle is a directory with a specification file named "config.json" and a root filesystem.',
-    flags: [bundleFlag, consoleSocketFlag, pidFileFlag, noPivotFlag, noNewKeyringFlag, preserveFdsFlag],
+    flags: [bundleFlag, consoleSocketFlag, pidFileFlag, noPivotFlag, noNewKeyringFlag, preserveFdsFlag, ...networkFlags],
     nargs: 1,
     run: async (ctx, f, [id]) => {
       await (await runtime(ctx)).create(id!, createOptions(f));
@@ -121,6 +131,7 @@ const COMMANDS: Command[] = [
       noPivotFlag,
       noNewKeyringFlag,
       preserveFdsFlag,
+      ...networkFlags,
     ],
     nargs: 1,
     run: async (ctx, f, [id]) => {
@@ -422,6 +433,95 @@ const demoCommand: Command = {
 };
 COMMANDS.push(demoCommand);
 
+// ---- jail (issue 7): one program isolated without a bundle; logic in src/network/jail.ts ----
+function parsePidsFlag(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`invalid --pids "${text}": expected a positive number`);
+  return Number(text);
+}
+const jailCommand: Command = {
+  name: 'jail',
+  usage: 'run one program isolated in a throw-away container built from flags (no bundle needed)',
+  argsUsage: '[--] PROGRAM [ARGS...]',
+  description: JAIL_HELP,
+  interspersed: false,
+  flags: [
+    { name: 'rootfs', kind: 'string', usage: 'root directory (read-only) instead of a read-only view of the host\'s /usr, /etc, /bin, /sbin, /lib*', placeholder: 'DIR' },
+    { name: 'ro', kind: 'strings', usage: 'expose a host path read-only, at the same place or at DEST (repeatable)', placeholder: 'PATH[:DEST]' },
+    { name: 'rw', kind: 'strings', usage: 'expose a host path writable (repeatable)', placeholder: 'PATH[:DEST]' },
+    { name: 'uid', kind: 'string', usage: 'run in a user namespace as this host uid (root inside, nobody on the host); default: host root without capabilities', placeholder: 'UID[:GID]' },
+    { name: 'network', kind: 'string', usage: 'none (default: loopback only), bridge (the default network tsrun0) or a named network', placeholder: 'NAME' },
+    { name: 'publish', alias: ['p'], kind: 'strings', usage: 'publish a port: [HOST_IP:]HOST_PORT:PORT[/tcp|/udp] (repeatable; needs --network)', placeholder: 'SPEC' },
+    { name: 'memory', kind: 'string', usage: 'memory limit, e.g. 256m', placeholder: 'SIZE' },
+    { name: 'cpus', kind: 'string', usage: 'CPU limit in cores, e.g. 0.5', placeholder: 'N' },
+    { name: 'pids', kind: 'string', usage: 'limit on the number of processes', placeholder: 'N' },
+    { name: 'cap', kind: 'strings', usage: 'keep this capability, e.g. NET_RAW (repeatable; default: none)', placeholder: 'CAP' },
+    { name: 'env', alias: ['e'], kind: 'strings', usage: 'set an environment variable (repeatable)', placeholder: 'NAME=VALUE' },
+    { name: 'cwd', kind: 'string', usage: 'working directory in the jail (default /)', placeholder: 'DIR' },
+    { name: 'hostname', kind: 'string', usage: 'hostname in the jail (default jail)', placeholder: 'NAME' },
+    { name: 'tty', alias: ['t'], kind: 'bool', usage: 'give the program a terminal (for interactive programs)' },
+    { name: 'name', kind: 'string', usage: 'container id (default jail-<tsrun pid>)', placeholder: 'ID' },
+  ],
+  nargs: [0, Infinity],
+  run: async (ctx, f, args) => {
+    const { prepareJail, checkPublish } = await import('../src/network/jail');
+    const network = (f.network as string) || undefined;
+    const publish = f.publish as string[];
+    checkPublish(publish, network);
+    const jail = prepareJail({
+      args,
+      rootfs: (f.rootfs as string) || undefined,
+      ro: f.ro as string[],
+      rw: f.rw as string[],
+      uid: (f.uid as string) || undefined,
+      memory: (f.memory as string) || undefined,
+      cpus: (f.cpus as string) || undefined,
+      pids: f.pids ? parsePidsFlag(f.pids as string) : undefined,
+      caps: f.cap as string[],
+      env: f.env as string[],
+      cwd: (f.cwd as string) || undefined,
+      hostname: (f.hostname as string) || undefined,
+      tty: !!f.tty,
+    });
+    // Signals: passed on to the program; 5 s later (or at a second one) it is killed.
+    let pid = 0;
+    let pending: NodeJS.Signals | undefined;
+    let killer: NodeJS.Timeout | undefined;
+    const send = (sig: NodeJS.Signals | 'SIGKILL') => {
+      try {
+        if (pid > 0) process.kill(pid, sig);
+      } catch {
+        // gone
+      }
+    };
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (!pid) return void (pending = sig);
+      if (killer) return send('SIGKILL');
+      send(sig);
+      killer = setTimeout(() => send('SIGKILL'), 5000);
+      killer.unref();
+    };
+    const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const s of sigs) process.on(s, onSignal);
+    try {
+      const rt = await runtime(ctx);
+      return await rt.run((f.name as string) || `jail-${process.pid}`, {
+        bundle: jail.bundle,
+        network: network ?? 'none', // none: lo up
+        publish,
+        onStarted: (p) => {
+          pid = p;
+          if (pending) onSignal(pending);
+        },
+      });
+    } finally {
+      if (killer) clearTimeout(killer);
+      for (const s of sigs) process.off(s, onSignal);
+      jail.cleanup();
+    }
+  },
+};
+COMMANDS.push(jailCommand);
+
 const NOT_YET = ['checkpoint', 'restore'];
 
 /** Go-style durations as runc takes them: "5s", "500ms", "1m". */
@@ -456,6 +556,7 @@ function globalHelp(): string {
 
 /** Runs the CLI; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  mark('main');
   let log = new Logger(undefined, 'text', false);
   try {
     const split = splitGlobal(argv, GLOBAL_FLAGS);

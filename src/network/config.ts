@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, UsageError } from '../errors';
 import type { Spec } from '../oci/types';
-import { contains4, contains6, formatIPv4, formatIPv6, parseCidr4, parseCidr6, parseIPv4, parseIPv6, broadcast4, type Cidr4, type Cidr6 } from './ip';
+import { contains4, contains6, formatIPv4, parseCidr4, parseCidr6, parseIPv4, parseIPv6, broadcast4, type Cidr4, type Cidr6 } from './ip';
 import { hostRange } from './ipam';
 import { parsePublish, type PublishSpec } from './publish';
 
@@ -145,11 +145,9 @@ export function loadNetworks(root: string, systemFile = SYSTEM_NETWORKS_FILE): M
   return out;
 }
 
-/** What a container asked for: a network and its published ports. */
-export interface NetworkRequest {
-  def: NetworkDef;
-  publish: PublishSpec[];
-}
+/** What a container asked for: a network and its published ports, or
+ * (an explicit "none" with a new network namespace) loopback only, up. */
+export type NetworkRequest = { def: NetworkDef; publish: PublishSpec[] } | { loopbackOnly: true };
 
 export interface NetworkChoice {
   /** --network; undefined: the annotation decides. */
@@ -173,7 +171,11 @@ export function resolveNetwork(spec: Spec, choice: NetworkChoice, root: string, 
   const how = fromFlag ? '--network' : `annotation ${NETWORK_ANNOTATION}`;
   if (name === 'none') {
     if (publishText.length) throw new UsageError(`--publish needs a network: add --network ${DEFAULT_NETWORK} (or another named network)`);
-    return undefined;
+    // Asked for explicitly: lo up in a new namespace, as runc does. Left
+    // implicit, tsrun does not touch the namespace (no cost).
+    const explicit = fromFlag || ann[NETWORK_ANNOTATION] !== undefined;
+    const fresh = (spec.linux?.namespaces ?? []).some((n) => n.type === 'network' && !n.path);
+    return explicit && fresh ? { loopbackOnly: true } : undefined;
   }
   const publish = publishText.map(parsePublish);
   const nets = loadNetworks(root, systemFile);
@@ -194,10 +196,4 @@ export function resolveNetwork(spec: Spec, choice: NetworkChoice, root: string, 
     }
   }
   return { def, publish };
-}
-
-export function describeDef(def: NetworkDef): string {
-  return `${def.name}: bridge ${def.bridge}, ${formatIPv4(def.subnet.network)}/${def.subnet.prefix} via ${formatIPv4(def.gateway)}${
-    def.subnet6 ? `, ${formatIPv6(def.subnet6.network)}/${def.subnet6.prefix}` : ''
-  }`;
 }

@@ -18,7 +18,6 @@
 // tsrun created them.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError, TsrunError } from '../errors';
 import type { NetworkRequest, NetworkDef } from './config';
 import { broadcast4, contains4, formatCidr4, formatIPv4, formatIPv6, ipv4Bytes, ipv6Bytes, mask4, parseIPv4, parseIPv6 } from './ip';
@@ -35,7 +34,7 @@ import {
   type LeaseFile,
 } from './ipam';
 import { applyNft, containerTableScript, CONTAINER_TABLE_PREFIX, deleteTableScript, NET_TABLE_PREFIX, networkTableScript, nftAvailable } from './nft';
-import { formatPublish, needsLocalnet, publishConflicts, type PublishSpec } from './publish';
+import { formatPublish, publishConflicts, type PublishSpec } from './publish';
 import { NetlinkError, Rtnl } from './rtnl';
 
 export { resolveNetwork, type NetworkRequest, type NetworkChoice, NETWORK_ANNOTATION, PUBLISH_ANNOTATION } from './config';
@@ -109,29 +108,57 @@ function setSysctl(path: string, value: string): void {
 function ensureBridge(rt: Rtnl, def: NetworkDef, file: LeaseFile, mtu: number, wantsNft: boolean): number {
   let br = rt.link(def.bridge);
   if (br && br.kind !== 'bridge') throw new ConfigError(`network "${def.name}": ${def.bridge} exists on the host and is not a bridge`);
-  if (!br) {
-    rt.createBridge(def.bridge, { mtu, mac: macFor(def.gateway, 0x06) });
-    file.createdBridge = true;
-    br = rt.link(def.bridge);
-    if (!br) throw new TsrunError(`bridge ${def.bridge} vanished after it was created`);
+  const created = !br;
+  const hadTable = !!file.nftTable;
+  try {
+    if (!br) {
+      rt.createBridge(def.bridge, { mtu, mac: macFor(def.gateway, 0x06) });
+      file.createdBridge = true;
+      br = rt.link(def.bridge);
+      if (!br) throw new TsrunError(`bridge ${def.bridge} vanished after it was created`);
+    }
+    rt.addAddress(br.index, ipv4Bytes(def.gateway), def.subnet.prefix, { broadcast: ipv4Bytes(broadcast4(def.subnet)), existOk: true, what: def.bridge });
+    if (def.subnet6 && def.gateway6 !== undefined) rt.addAddress(br.index, ipv6Bytes(def.gateway6), def.subnet6.prefix, { nodad: true, existOk: true, what: def.bridge });
+    if (!(br.flags & 1)) rt.setUp(br.index, def.bridge);
+    if (!file.nftTable && (wantsNft || nftAvailable())) {
+      const table = `${NET_TABLE_PREFIX}${def.bridge}`;
+      applyNft(networkTableScript(def, table), `network "${def.name}"`);
+      file.nftTable = table;
+      // Published ports on 127.0.0.1 are DNAT'ed to the bridge: the kernel
+      // routes loopback-sourced packets there only with route_localnet (the
+      // table's guard chain drops what containers send to 127.0.0.0/8).
+      setSysctl(`/proc/sys/net/ipv4/conf/${def.bridge}/route_localnet`, '1');
+    }
+    if (def.masquerade) setSysctl('/proc/sys/net/ipv4/ip_forward', '1');
+    return br.index;
+  } catch (e) {
+    // Leave the host as it was when no container uses the network yet.
+    if (file.leases.length === 0) {
+      if (created) rt.deleteLink(def.bridge);
+      if (!hadTable && file.nftTable) {
+        try {
+          applyNft(deleteTableScript(file.nftTable, 'inet'), `network "${def.name}"`);
+        } catch {
+          // best effort
+        }
+        delete file.nftTable;
+      }
+    }
+    throw e;
   }
-  rt.addAddress(br.index, ipv4Bytes(def.gateway), def.subnet.prefix, { broadcast: ipv4Bytes(broadcast4(def.subnet)), existOk: true, what: def.bridge });
-  if (def.subnet6 && def.gateway6 !== undefined) rt.addAddress(br.index, ipv6Bytes(def.gateway6), def.subnet6.prefix, { nodad: true, existOk: true, what: def.bridge });
-  if (!(br.flags & 1)) rt.setUp(br.index, def.bridge);
-  if (!file.nftTable && (wantsNft || nftAvailable())) {
-    const table = `${NET_TABLE_PREFIX}${def.bridge}`;
-    applyNft(networkTableScript(def, table), `network "${def.name}"`);
-    file.nftTable = table;
-    // Published ports on 127.0.0.1 are DNAT'ed to the bridge: the kernel
-    // routes loopback-sourced packets there only with route_localnet (the
-    // table's guard chain drops what containers send to 127.0.0.0/8).
-    setSysctl(`/proc/sys/net/ipv4/conf/${def.bridge}/route_localnet`, '1');
-  }
-  if (def.masquerade) setSysctl('/proc/sys/net/ipv4/ip_forward', '1');
-  return br.index;
 }
 
-export async function attachNetwork(req: NetworkRequest, ctx: AttachContext): Promise<NetworkLease> {
+export async function attachNetwork(req: NetworkRequest, ctx: AttachContext): Promise<NetworkLease | undefined> {
+  if ('loopbackOnly' in req) {
+    const inner = Rtnl.inNetnsOf(ctx.pid);
+    try {
+      const lo = inner.link('lo');
+      if (lo) inner.setUp(lo.index, 'lo');
+    } finally {
+      inner.close();
+    }
+    return undefined;
+  }
   const { def } = req;
   const { hostIf, table } = namesFor(ctx.owner);
   const mtu = def.mtu ?? uplinkMtu();
@@ -298,17 +325,20 @@ export async function detachNetwork(owner: string): Promise<void> {
           }
         }
         file.leases = file.leases.filter((l) => l.owner !== owner);
-        if (file.leases.length === 0 && file.createdBridge) {
-          // The last container has gone: so do the bridge and its rules.
-          try {
-            host.deleteLink(bridge);
-          } catch (e) {
-            if (!(e instanceof NetlinkError)) throw e;
-            errors.push(e.message);
+        if (file.leases.length === 0) {
+          // The last container has gone: so do the network's rules, and the
+          // bridge if tsrun made it (a bridge of the host's own stays).
+          if (file.createdBridge) {
+            try {
+              host.deleteLink(bridge);
+            } catch (e) {
+              if (!(e instanceof NetlinkError)) throw e;
+              errors.push(e.message);
+            }
           }
           if (file.nftTable) {
             try {
-              applyNft(deleteTableScript(file.nftTable), `network "${file.network}"`);
+              applyNft(deleteTableScript(file.nftTable, 'inet'), `network "${file.network}"`);
             } catch (e) {
               errors.push((e as Error).message);
             }
@@ -324,10 +354,3 @@ export async function detachNetwork(owner: string): Promise<void> {
   }
   if (errors.length) throw new TsrunError(`network teardown: ${errors.join('; ')}`);
 }
-
-/** Where a container's lease would be (for tests and diagnostics). */
-export function leaseOwner(root: string, id: string): string {
-  return join(root, id);
-}
-
-export { needsLocalnet };

@@ -139,7 +139,6 @@ export function buildJailSpec(o: JailOptions, rootfs: string, host: { exists: (p
       env: [...env].map(([k, v]) => `${k}=${v}`),
       cwd: o.cwd ?? '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 65536, soft: 65536 }],
       noNewPrivileges: true,
     },
     root: { path: rootfs, readonly: true },
@@ -155,7 +154,7 @@ export function buildJailSpec(o: JailOptions, rootfs: string, host: { exists: (p
         ...(o.pids !== undefined ? { pids: { limit: o.pids } } : {}),
       },
       // Its own network namespace: low ports and ping need no capability.
-      sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647' },
+      sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': ids ? '0 0' : '0 2147483647' },
       maskedPaths: [...ALL_MASKED, ...(o.rootfs ? [] : MASKED_SECRETS.filter((p) => host.exists(p)))],
       readonlyPaths: READONLY,
     },

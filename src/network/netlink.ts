@@ -251,7 +251,7 @@ export function decodeMessages(buf: Buffer): NlMsg[] {
 export function parseError(payload: Buffer): { errno: number; seq: number } {
   const err = payload.readInt32LE(0);
   const seq = payload.length >= 4 + NLMSG_HDRLEN ? payload.readUInt32LE(4 + 8) : 0;
-  return { errno: -err, seq };
+  return { errno: err === 0 ? 0 : -err, seq };
 }
 
 /** A link as RTM_NEWLINK describes it. */

@@ -16,7 +16,8 @@ function q(s: string): string {
   return `"${s}"`;
 }
 
-/** The network's table: containers' traffic to 127.0.0.0/8 dropped (the
+/** The network's table (family inet: the isolation covers IPv6 too):
+ * containers' traffic to 127.0.0.0/8 dropped (the
  * bridge routes loopback-sourced packets for published ports), new
  * connections routed into the bridge from elsewhere dropped unless
  * DNAT'ed to a published port (so networks cannot reach each other),
@@ -26,9 +27,9 @@ export function networkTableScript(def: NetworkDef, table: string): string {
   const br = q(def.bridge);
   const subnet = formatCidr4(def.subnet);
   const lines = [
-    `add table ip ${table}`,
-    `delete table ip ${table}`,
-    `table ip ${table} {`,
+    `add table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
     `  chain guard {`,
     `    type filter hook prerouting priority -300; policy accept;`,
     `    iifname ${br} ip daddr 127.0.0.0/8 drop`,
@@ -71,9 +72,9 @@ export function containerTableScript(table: string, containerIp: number, publish
   return lines.join('\n') + '\n';
 }
 
-export function deleteTableScript(table: string): string {
+export function deleteTableScript(table: string, family: 'ip' | 'inet' = 'ip'): string {
   // add first: deleting a table that is not there is then not an error.
-  return `add table ip ${table}\ndelete table ip ${table}\n`;
+  return `add table ${family} ${table}\ndelete table ${family} ${table}\n`;
 }
 
 export function nftAvailable(): boolean {
@@ -93,15 +94,5 @@ export function applyNft(script: string, what: string): void {
     if (err.code === 'ENOENT') throw new TsrunError(`${what}: nft is not installed (Debian's nftables package is needed for published ports and masquerade)`);
     const detail = (err.stderr ?? '').split('\n').find((l) => l.startsWith('Error')) ?? err.message;
     throw new TsrunError(`${what}: nft: ${detail.trim()}`);
-  }
-}
-
-/** Does the host have this table? */
-export function hasTable(table: string): boolean {
-  try {
-    execFileSync('nft', ['list', 'table', 'ip', table], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -51,8 +51,3 @@ export function formatPublish(p: PublishSpec): string {
 export function publishConflicts(a: PublishSpec, b: PublishSpec): boolean {
   return a.proto === b.proto && a.hostPort === b.hostPort && (!a.hostIp || !b.hostIp || a.hostIp === b.hostIp);
 }
-
-/** Is the host address a loopback one (127.0.0.0/8), or every address (which includes loopback)? */
-export function needsLocalnet(p: PublishSpec): boolean {
-  return !p.hostIp || p.hostIp.startsWith('127.');
-}

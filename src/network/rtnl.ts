@@ -37,6 +37,7 @@ import {
   type LinkInfo,
   type NlMsg,
   parseMac,
+  parseError,
 } from './netlink';
 
 const SOCK_RAW = 3;
@@ -140,7 +141,7 @@ export class Rtnl {
       for (const m of decodeMessages(Buffer.from(this.rbuf.subarray(0, n)))) {
         if (m.seq !== seq) continue; // a late answer to an earlier request
         if (m.type === NLMSG.ERROR) {
-          const errno = -m.payload.readInt32LE(0);
+          const { errno } = parseError(m.payload);
           if (errno === 0) return out;
           throw new NetlinkError(op, errno, extAckMessage(m));
         }

@@ -9,6 +9,7 @@ import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { HookError, InitError, TsrunError } from '../errors';
 import { Msg, Op, type Plan } from './plan';
+import { mark } from './trace';
 
 const MSG_SIZE = 16;
 
@@ -86,7 +87,9 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
   stdio.push('pipe'); // a unix socketpair in libuv: our control channel
   for (const fd of opts.extraFds ?? []) stdio.push(fd);
+  mark('spawn init');
   const child = spawn(initBinary(), [String(ctrlIndex)], { stdio, env: {} });
+  mark('spawned');
   const ctrl = child.stdio[ctrlIndex] as Duplex;
   const exited = new Promise<number>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? osConstants.signals[signal] ?? 0 : 0)));
@@ -122,6 +125,7 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
 
   const parts = await opts.onPid(pid);
   const payload = Buffer.concat([lengthPrefixed(parts.state ?? ''), lengthPrefixed(parts.agent ?? '')]);
+  mark('GO');
   const go = Buffer.alloc(MSG_SIZE);
   go.writeUInt32LE(Msg.GO, 0);
   go.writeUInt32LE(payload.length, 12);

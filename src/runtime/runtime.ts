@@ -23,6 +23,7 @@ import { validateContainerId } from './id';
 import { ctrlFdNumber, launchInit, type StdioEntry } from './launcher';
 import { ConsolePair, relayTerminal } from './pty';
 import { makeIdmappedMount } from '../rootfs/idmap-mount';
+import { mark } from './trace';
 import {
   claimDir,
   containerDir,
@@ -140,12 +141,15 @@ export class Runtime {
         await this.delete(id, true).catch(() => {});
         throw e;
       }
+      mark('run: started');
       if (opts.detach) return 0;
       opts.onStarted?.(c.pid);
       const code = await c.exited;
+      mark('run: exited');
       await stopRelay?.();
       stopRelay = undefined;
       if (!opts.keep) await this.delete(id, true);
+      mark('run: deleted');
       return code;
     } finally {
       await stopRelay?.();
@@ -178,6 +182,7 @@ export class Runtime {
   }
 
   private async createInternal(id: string, opts: CreateOptions, relay: boolean, pair?: ConsolePair) {
+    mark('create: begin');
     validateContainerId(id);
     if (this.opts.systemdCgroup) {
       throw new ConfigError('--systemd-cgroup: the systemd cgroup driver is not available in tsrun; use the cgroupfs driver (omit the flag)');
@@ -228,6 +233,7 @@ export class Runtime {
     // networking (issue 7): checked before anything exists.
     const netReq = resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root);
 
+    mark('create: plan built');
     claimDir(this.root, id);
     const state: StoredState = {
       ociVersion: OCI_VERSION,
@@ -256,6 +262,7 @@ export class Runtime {
         preserveFds: opts.preserveFds ?? 0,
         extraFds: pair ? [pair.theirs] : [],
         onPid: async (pid) => {
+          mark('create: init pid');
           state.pid = pid;
           state.pidStartTime = procStat(pid)?.startTime ?? 0;
           writeState(dir, state);
@@ -273,6 +280,7 @@ export class Runtime {
           return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState), fds };
         },
       });
+      mark('create: init ready');
       state.phase = 'created';
       writeState(dir, state);
       if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
