@@ -810,3 +810,10 @@ describe('what podman sends', () => {
     expect(r.stdout.split('\n')).toEqual(['tsrun', 'etc-writable', '0\t0', '1:3:666', '']);
   });
 });
+
+describe('loopback', () => {
+  it('a new network namespace has lo up and usable, as with runc', () => {
+    const r = sb.run(sb.bundle(['sh', '-c', 'cat /sys/class/net/lo/flags; (nc -l -p 5555 -e echo hello &); sleep 0.3; nc 127.0.0.1 5555']));
+    expect(r.stdout).toBe('0x9\nhello\n');
+  });
+});

@@ -48,6 +48,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include <net/if.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <termios.h>
@@ -105,6 +106,7 @@ enum op {
 	OP_ADOPT_FD = 49,
 	OP_SEND_LISTENER = 50,
 	OP_MOVE_MOUNT = 51,
+	OP_LINK_UP = 52,
 };
 
 /* OP_MOUNT target flags */
@@ -1427,6 +1429,26 @@ int main(int argc, char **argv)
 				r = -errno;
 			close(slots[slot]);
 			slots[slot] = -1;
+			break;
+		}
+		case OP_LINK_UP: {
+			/* Bring an interface of our network namespace up (loopback). */
+			const char *name = get_str(&c, NULL);
+			if (c.bad)
+				break;
+			struct ifreq ifr;
+			memset(&ifr, 0, sizeof(ifr));
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+			int sfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (sfd < 0 || ioctl(sfd, SIOCGIFFLAGS, &ifr) < 0) {
+				r = -errno;
+			} else {
+				ifr.ifr_flags |= IFF_UP;
+				if (ioctl(sfd, SIOCSIFFLAGS, &ifr) < 0)
+					r = -errno;
+			}
+			if (sfd >= 0)
+				close(sfd);
 			break;
 		}
 		case OP_SETPGID_FG:

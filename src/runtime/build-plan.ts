@@ -103,6 +103,8 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     const rootGid = mapToHost(linux.gidMappings, 0);
     if (rootUid !== undefined && rootGid !== undefined) plan.add(Op.SETID, 'become root in the user namespace', u64(0), u64(0));
   }
+  // A new network namespace starts with loopback down; runc brings it up.
+  if (ns.isNew('network')) plan.add(Op.LINK_UP, 'bring up the loopback interface', str('lo'));
   if (ns.newCgroupns) plan.add(Op.UNSHARE, 'create a cgroup namespace', u64(CLONE.NEWCGROUP));
   if (!input.noNewKeyring) plan.add(Op.KEYRING, 'join a new session keyring', str(input.id));
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');

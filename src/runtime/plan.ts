@@ -53,6 +53,7 @@ export const Op = {
   ADOPT_FD: 49,
   SEND_LISTENER: 50,
   MOVE_MOUNT: 51,
+  LINK_UP: 52,
 } as const;
 
 /** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */
