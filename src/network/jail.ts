@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
+import { defaultProfile } from '../seccomp/default-profile';
 import { parseMemoryBytes } from '../cgroups/update';
 import { parsePublish } from './publish';
 
@@ -157,6 +158,8 @@ export function buildJailSpec(o: JailOptions, rootfs: string, host: { exists: (p
       sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': ids ? '0 0' : '0 2147483647' },
       maskedPaths: [...ALL_MASKED, ...(o.rootfs ? [] : MASKED_SECRETS.filter((p) => host.exists(p)))],
       readonlyPaths: READONLY,
+      // The default allow-list profile (src/seccomp/default-profile.ts).
+      seccomp: defaultProfile(),
     },
   };
   return spec;
