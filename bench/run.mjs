@@ -83,7 +83,8 @@ if (gnuTime) {
   if (runc) console.log(`peak RSS runc run    ${(rss(runc, ['--root', join(work, 'runc'), 'run', '--bundle', bundle, 'rss']) / 1024).toFixed(1)} MB`);
 }
 // The native init's RSS while it waits for start (it has done all its setup).
-execFileSync(tsrun, ['--root', root, 'create', '--bundle', bundle, 'rss-init']);
+// A created container keeps its stdio: give it none, or we would wait on it.
+execFileSync(tsrun, ['--root', root, 'create', '--bundle', bundle, 'rss-init'], { stdio: 'ignore' });
 const st = JSON.parse(execFileSync(tsrun, ['--root', root, 'state', 'rss-init'], { encoding: 'utf8' }));
 const status = readFileSync(`/proc/${st.pid}/status`, 'utf8');
 const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);

@@ -9,7 +9,7 @@
  * failure, reports the step's index and errno over the control socket; the
  * TypeScript side knows what each step meant and prints the error.
  *
- * Usage: tsrun-init <control-fd>
+ * Usage: tsrun-init <control-fd> [<count of fds passed after it>]
  *   The control fd is a unix stream socket. Node writes: u32 plan length,
  *   then the plan. We answer with fixed-size messages (struct msg).
  *
@@ -745,6 +745,14 @@ int main(int argc, char **argv)
 	ctrl_fd = atoi(argv[1]);
 	for (int i = 0; i < MAX_SLOTS; i++)
 		slots[i] = -1;
+	/* Anything above the control socket and the fds passed after it was
+	 * inherited by accident (the runtime's own parent's pipes, say): close
+	 * it now, so a waiting init holds nothing it should not. */
+	int extra = argc > 2 ? atoi(argv[2]) : 0;
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+	syscall(SYS_close_range, (unsigned)(ctrl_fd + 1 + extra), ~0u, 0);
 
 	uint32_t plan_len;
 	if (read_full(ctrl_fd, &plan_len, 4) < 0 || plan_len > (64u << 20))

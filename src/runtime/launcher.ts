@@ -88,7 +88,7 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   stdio.push('pipe'); // a unix socketpair in libuv: our control channel
   for (const fd of opts.extraFds ?? []) stdio.push(fd);
   mark('spawn init');
-  const child = spawn(initBinary(), [String(ctrlIndex)], { stdio, env: {} });
+  const child = spawn(initBinary(), [String(ctrlIndex), String(opts.extraFds?.length ?? 0)], { stdio, env: {} });
   mark('spawned');
   const ctrl = child.stdio[ctrlIndex] as Duplex;
   const exited = new Promise<number>((resolve) => {
