@@ -60,6 +60,7 @@ const networkFlags: FlagDef[] = [
 
 async function runtime(ctx: Ctx) {
   const { Runtime } = await import('../src/runtime/runtime');
+  mark('runtime module loaded');
   return new Runtime({ root: ctx.root, systemdCgroup: ctx.systemdCgroup, warn: (m) => ctx.log.log('warning', m) });
 }
 

@@ -15,14 +15,10 @@ import { currentIdentity, mapMethod, setgroupsAllowed, writeIdMaps } from '../na
 import type { ContainerStatus, LinuxResources, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
 import { buildExecPlan, buildInitPlan } from './build-plan';
-import { compileSeccomp } from '../seccomp/compile';
-// networking (issue 7): bridge networks over rtnetlink
-import { attachNetwork, detachNetwork, resolveNetwork } from '../network/index';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
 import { ctrlFdNumber, launchInit, type StdioEntry } from './launcher';
-import { ConsolePair, relayTerminal } from './pty';
-import { makeIdmappedMount } from '../rootfs/idmap-mount';
+import type { ConsolePair } from './pty';
 import { mark } from './trace';
 import {
   claimDir,
@@ -130,11 +126,13 @@ export class Runtime {
     opts: CreateOptions & { detach?: boolean; keep?: boolean; onStarted?: (pid: number) => void },
   ): Promise<number> {
     // A terminal in the foreground without a console socket: we relay it.
-    const pair = !opts.detach && !opts.consoleSocket && this.wantsTerminal(opts.bundle) ? new ConsolePair() : undefined;
+    // Parsed once here, used by createInternal too.
+    const spec = loadBundle(resolve(opts.bundle));
+    const pair = !opts.detach && !opts.consoleSocket && spec.process?.terminal ? new (lazy.pty().ConsolePair)() : undefined;
     let stopRelay: (() => Promise<void>) | undefined;
     try {
-      const c = await this.createInternal(id, opts, !opts.detach, pair);
-      if (pair && c.master !== undefined) stopRelay = relayTerminal(pair, c.master);
+      const c = await this.createInternal(id, opts, !opts.detach, pair, spec);
+      if (pair && c.master !== undefined) stopRelay = lazy.pty().relayTerminal(pair, c.master);
       try {
         await this.start(id);
       } catch (e) {
@@ -173,22 +171,14 @@ export class Runtime {
     }
   }
 
-  private wantsTerminal(bundle: string): boolean {
-    try {
-      return !!loadBundle(resolve(bundle)).process?.terminal;
-    } catch {
-      return false; // createInternal reports the problem
-    }
-  }
-
-  private async createInternal(id: string, opts: CreateOptions, relay: boolean, pair?: ConsolePair) {
+  private async createInternal(id: string, opts: CreateOptions, relay: boolean, pair?: ConsolePair, preloaded?: Spec) {
     mark('create: begin');
     validateContainerId(id);
     if (this.opts.systemdCgroup) {
       throw new ConfigError('--systemd-cgroup: the systemd cgroup driver is not available in tsrun; use the cgroupfs driver (omit the flag)');
     }
     const bundle = resolve(opts.bundle);
-    const spec = loadBundle(bundle);
+    const spec = preloaded ?? loadBundle(bundle);
     const rootfs = resolve(bundle, spec.root!.path);
     let rootStat;
     try {
@@ -231,7 +221,7 @@ export class Runtime {
     });
 
     // networking (issue 7): checked before anything exists.
-    const netReq = resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root);
+    const netReq = wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
 
     mark('create: plan built');
     claimDir(this.root, id);
@@ -270,13 +260,13 @@ export class Runtime {
           if (hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], mapping, this.me);
           // networking (issue 7): veth into the init's new netns, lease recorded.
           if (netReq) {
-            state.network = await attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
+            state.network = await lazy.network().attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
             writeState(dir, state);
           }
           const hookState = this.hookState(state, 'creating');
           await runHooks('prestart', spec.hooks?.prestart, hookState);
           await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
-          const fds = idmapSources.map((src) => makeIdmappedMount(src, `/proc/${pid}/ns/user`));
+          const fds = idmapSources.map((src) => lazy.idmap().makeIdmappedMount(src, `/proc/${pid}/ns/user`));
           return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState), fds };
         },
       });
@@ -293,7 +283,7 @@ export class Runtime {
     } catch (e) {
       if (state.pid > 0) killQuietly(state.pid, 9);
       await cg.destroy().catch(() => {});
-      if (netReq) await detachNetwork(dir).catch(() => {}); // networking (issue 7)
+      if (netReq) await lazy.network().detachNetwork(dir).catch(() => {}); // networking (issue 7)
       removeDir(dir);
       throw e;
     }
@@ -337,7 +327,7 @@ export class Runtime {
     const status = this.statusOf(st);
     if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
     if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
-    const pair = proc.terminal && !opts.consoleSocket && !opts.detach ? new ConsolePair() : undefined;
+    const pair = proc.terminal && !opts.consoleSocket && !opts.detach ? new (lazy.pty().ConsolePair)() : undefined;
     try {
       return await this.execWith(st, proc, opts, pair);
     } finally {
@@ -357,7 +347,7 @@ export class Runtime {
     if (pair) {
       const master = pair.receiveMaster();
       pair.closeTheirs();
-      stopRelay = relayTerminal(pair, master);
+      stopRelay = lazy.pty().relayTerminal(pair, master);
     }
     opts.onStarted?.(launched.pid);
     const code = await launched.exited;
@@ -481,7 +471,10 @@ export class Runtime {
       }
       if (st.cgroupPath) await new CgroupManager(readCgroupLayout(), st.cgroupPath).destroy();
       // networking (issue 7): veth, rules and lease (found by owner, so also after a crashed create).
-      await detachNetwork(dir).catch((e: Error) => this.warn(e.message));
+      // A crashed create may have a lease it never recorded: look for it by owner.
+      if (st.network || (st.phase === 'creating' && existsSync(leaseDirPath()))) {
+        await lazy.network().detachNetwork(dir).catch((e: Error) => this.warn(e.message));
+      }
       await runHooksWarn('poststop', st.config.hooks?.poststop, this.hookState(st, 'stopped'), this.warn);
       removeDir(dir);
     });
@@ -555,11 +548,33 @@ export class Runtime {
   }
 }
 
+/** Modules most operations never need, loaded on first use: module start-up
+ * is paid on every CLI call. */
+const lazy = {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  network: () => require('../network/index') as typeof import('../network/index'),
+  seccomp: () => require('../seccomp/compile') as typeof import('../seccomp/compile'),
+  pty: () => require('./pty') as typeof import('./pty'),
+  idmap: () => require('../rootfs/idmap-mount') as typeof import('../rootfs/idmap-mount'),
+  /* eslint-enable @typescript-eslint/no-require-imports */
+};
+
+/** Does this container ask for a network (flag or annotation)? */
+function wantsNetwork(spec: Spec, opts: { network?: string; publish?: string[] }): boolean {
+  const a = spec.annotations ?? {};
+  return !!opts.network || (opts.publish?.length ?? 0) > 0 || 'io.github.tsrun.network' in a || 'io.github.tsrun.publish' in a;
+}
+
+/** Where network leases live (src/network/ipam.ts). */
+function leaseDirPath(): string {
+  return process.env.TSRUN_NET_STATE ?? '/run/tsrun-net';
+}
+
 /** The container's seccomp filter, compiled to BPF (undefined without a profile). */
 function compileProfile(spec: Spec): { program: Buffer; flags: number; listenerPath?: string } | undefined {
   const profile = spec.linux?.seccomp;
   if (!profile) return undefined;
-  const compiled = compileSeccomp(profile);
+  const compiled = lazy.seccomp().compileSeccomp(profile);
   if (compiled.notify && !profile.listenerPath) {
     throw new ConfigError('config.json: linux.seccomp uses SCMP_ACT_NOTIFY but has no listenerPath for the seccomp agent');
   }
