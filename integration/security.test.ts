@@ -74,6 +74,13 @@ describe('seccomp', () => {
     expect(r.code).toBe(0);
   });
 
+  it('a profile that does not allow close_range, without no_new_privs, still starts (fds are handled before the filter)', () => {
+    const b = withSeccomp(['echo', 'started'], { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['close_range'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }, false);
+    const r = sb.run(b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('started\n');
+  });
+
   it('without no_new_privs the filter is loaded while the init still has CAP_SYS_ADMIN, for a non-root user', () => {
     const b = sb.bundle(['sh', '-c', 'id -u; mkdir /tmp/y; echo mkdir=$?'], (s) => {
       s.root!.readonly = false;

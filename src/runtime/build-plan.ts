@@ -183,6 +183,9 @@ function addProcessSteps(
   addRlimitSteps(plan, proc);
   addSchedulingSteps(plan, proc);
   addLsmSteps(plan, proc);
+  // Before any seccomp filter (a profile may not allow close_range). Only
+  // marks close-on-exec: fds the init still uses stay open until execve.
+  plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + o.preserveFds));
   if (proc.noNewPrivileges) plan.add(Op.NO_NEW_PRIVS, 'set no_new_privs');
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   if (o.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
@@ -196,7 +199,6 @@ function addProcessSteps(
   plan.add(Op.READY, 'report ready');
   o.afterReady?.(plan);
   addFinalAffinityStep(plan, proc);
-  plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + o.preserveFds));
   // With no_new_privs the filter can be loaded last: only execve (and the
   // startContainer hooks, as with runc) run under it before the program.
   if (o.seccomp && proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
