@@ -28,6 +28,7 @@ interface Fns {
   fcntl: (fd: number, cmd: number, ...rest: unknown[]) => number;
   mount: (src: string | null, target: string, type: string | null, flags: number, data: string | null) => number;
   umount2: (target: string, flags: number) => number;
+  mkfifo: (path: string, mode: number) => number;
   errno: () => number;
   address: (b: Buffer) => bigint;
 }
@@ -50,6 +51,7 @@ function lib(): Fns {
     fcntl: l.func('int fcntl(int, int, ...)') as Fns['fcntl'],
     mount: l.func('int mount(const char *, const char *, const char *, unsigned long, const char *)') as Fns['mount'],
     umount2: l.func('int umount2(const char *, int)') as Fns['umount2'],
+    mkfifo: l.func('int mkfifo(const char *, unsigned int)') as Fns['mkfifo'],
     errno: () => koffi.errno(),
     address: (b) => koffi.address(b),
   };
@@ -160,4 +162,8 @@ export function umount(target: string, flags = 0): boolean {
   const err = l.errno();
   if (err === constants.errno.EINVAL || err === constants.errno.ENOENT) return false;
   throw new SysError(`umount ${target}`, err);
+}
+
+export function mkfifo(path: string, mode = 0o600): void {
+  check(`mkfifo ${path}`, lib().mkfifo(path, mode));
 }

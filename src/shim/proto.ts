@@ -95,6 +95,7 @@ export const T = {
   ResumeRequest: 'containerd.task.v2.ResumeRequest',
   ForwardRequest: 'containerd.services.events.ttrpc.v1.ForwardRequest',
   Metrics: 'io.containerd.cgroups.v1.Metrics',
+  MetricsV2: 'io.containerd.cgroups.v2.Metrics',
 } as const;
 
 /** containerd.v1.types.Status */

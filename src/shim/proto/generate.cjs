@@ -13,6 +13,7 @@ const FILES = [
   'events/task.proto',
   'events/ttrpc-events.proto',
   'cgroups/metrics.proto',
+  'cgroups/metrics-v2.proto',
 ];
 
 /** Import paths as the upstream files write them, to our copies. */
