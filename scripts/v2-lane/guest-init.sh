@@ -84,6 +84,16 @@ mount -t mqueue mqueue $R/dev/mqueue 2>/dev/null
 mount -t cgroup2 -o nsdelegate cgroup2 $R/sys/fs/cgroup || fail "mount cgroup2"
 mount -t tmpfs -o mode=1777 tmp $R/tmp || fail "mount /tmp"
 mount -t tmpfs -o mode=0755 run $R/run || fail "mount /run"
+# A checkout under /tmp or /run is hidden by those tmpfs mounts: bind the
+# host's copy (from the 9p root) back in place.
+if [ -f /io/workdir ]; then
+  wd=$(cat /io/workdir)
+  case "$wd" in
+  /tmp/* | /run/*)
+    mkdir -p "$R$wd" && mount --bind "/lower$wd" "$R$wd" || fail "cannot bind the checkout $wd"
+    ;;
+  esac
+fi
 mkdir -p $R/run/v2-lane $R/run/v2-lane-init
 cp /bin/busybox /init $R/run/v2-lane-init/ || fail "cannot copy busybox into the new root"
 mount --move /io $R/run/v2-lane || fail "cannot move the io share"

@@ -89,6 +89,9 @@ trap 'exit 130' INT TERM
   echo
 } >"$io/cmd.sh"
 : >"$io/output"
+# The checkout may live under /tmp or /run, which the guest covers with
+# tmpfs: tell the guest which host directory to bring back.
+(cd "$here/../.." && pwd) >"$io/workdir"
 
 timeout_s="${V2_LANE_TIMEOUT:-600}"
 start_ms=$(($(date +%s%N) / 1000000))
