@@ -280,6 +280,55 @@ describe('tsrun on cgroup v2', () => {
     );
   });
 
+  it('rootless with a delegated subtree: an unprivileged user\'s container gets its limits', () => {
+    // A user whose session lives in a subtree it owns (what systemd's
+    // Delegate=yes gives a user@.service), as in rootless podman.
+    const user = 'v2lane';
+    if (spawnSync('id', ['-u', user]).status !== 0) {
+      const add = spawnSync('useradd', ['-M', '-s', '/bin/sh', user], { encoding: 'utf8' });
+      assert.equal(add.status, 0, `useradd: ${add.stderr}`);
+    }
+    const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
+    const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
+    const deleg = join(CG, 'v2-lane-user');
+    mkdirSync(join(deleg, 'session'), { recursive: true });
+    writeFileSync(join(CG, 'cgroup.subtree_control'), '+memory +pids');
+    writeFileSync(join(deleg, 'cgroup.subtree_control'), '+memory +pids');
+    for (const f of ['', 'cgroup.procs', 'cgroup.subtree_control', 'cgroup.threads', 'session', 'session/cgroup.procs']) {
+      spawnSync('chown', [`${uid}:${gid}`, join(deleg, f)]);
+    }
+    // The runtime copy the user can read wherever the checkout is.
+    const app = join(WORK, 'app');
+    for (const part of ['bin', 'dist', 'native/build', 'node_modules/koffi']) mkdirSync(join(app, part, '..'), { recursive: true });
+    for (const part of ['bin', 'dist', 'native/build', 'node_modules/koffi']) spawnSync('cp', ['-a', join(REPO, part), join(app, part, '..')]);
+    chmodSync(WORK, 0o755);
+    spawnSync('chmod', ['-R', 'a+rX', WORK]);
+    const id = newId('deleg');
+    // The host's /sys is bound in (rootless has no sysfs of its own), so the
+    // container reads its own cgroup files through the host path.
+    const own = `/sys/fs/cgroup/v2-lane-user/tsrun/${id}`;
+    const b = bundle(['sh', '-c', `echo "memory.max=$(cat ${own}/memory.max)"; echo "pids.max=$(cat ${own}/pids.max)"; echo "uid=$(id -u)"`], (s) => {
+      s.linux.namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'user' }];
+      s.linux.uidMappings = [{ containerID: 0, hostID: uid, size: 1 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: gid, size: 1 }];
+      s.mounts = s.mounts.filter((m) => m.type !== 'sysfs' && m.type !== 'cgroup' && m.destination !== '/dev/pts');
+      s.mounts.push({ destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] });
+      s.linux.cgroupsPath = `/v2-lane-user/tsrun/${id}`;
+      s.linux.resources = { memory: { limit: 64 * MiB }, pids: { limit: 20 } };
+    });
+    spawnSync('chmod', ['-R', 'a+rX', WORK]);
+    const xdg = join(WORK, 'xdg');
+    mkdirSync(xdg, { mode: 0o700 });
+    spawnSync('chown', [`${uid}:${gid}`, xdg]);
+    // Root puts the session in the delegated subtree, then becomes the user.
+    const script = `echo $$ > ${join(deleg, 'session/cgroup.procs')} && exec runuser -u ${user} -- env XDG_RUNTIME_DIR=${xdg} ${join(app, 'bin/tsrun')} run --bundle ${b} ${id}`;
+    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8', timeout: 120_000 });
+    const res = { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    assert.equal(res.code, 0, `rootless run failed\n${show(res)}`);
+    assert.deepEqual(kv(res.stdout), { 'memory.max': String(64 * MiB), 'pids.max': '20', uid: '0' }, show(res));
+    assert.equal(existsSync(join(deleg, 'tsrun', id)), false, 'the container cgroup is still there after run');
+  });
+
   it('leaves no cgroup behind under /sys/fs/cgroup/tsrun', () => {
     const dir = join(CG, 'tsrun');
     const left = existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];

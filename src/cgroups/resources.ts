@@ -35,6 +35,9 @@ export interface ApplyOptions {
   /** `runc update`: leave device rules alone (like runc), honour
    * memory.checkBeforeUpdate, and fill a missing half of cpu.max from the current value. */
   update?: boolean;
+  /** Rootless: the device controller is not ours to program (a BPF program
+   * needs privilege over the host; v1 device rules likewise), as with runc. */
+  skipDevices?: boolean;
 }
 
 interface Ctx {
@@ -119,7 +122,7 @@ export function applyResources(mgr: CgroupManager, res: LinuxResources | undefin
     const t = target(ctx, 'cpuset', 'cpu.cpus/mems');
     if (t) applyCpuset(t, r.cpu);
   }
-  if (!ctx.update) applyDevices(ctx, r.devices);
+  if (!ctx.update && !opts.skipDevices) applyDevices(ctx, r.devices);
   if (r.memory) applyMemory(ctx, r.memory);
   if (r.cpu && cpuSet(r.cpu)) {
     const t = target(ctx, 'cpu', 'cpu');

@@ -243,7 +243,7 @@ export class Runtime {
     try {
       writeState(dir, state);
       if (this.setUpCgroup(cg, spec)) {
-        applyResources(cg, withConfigDevices(spec), { warn: this.warn });
+        applyResources(cg, withConfigDevices(spec), { warn: this.warn, skipDevices: this.rootless });
       } else {
         state.cgroupPath = '';
       }
