@@ -1,6 +1,6 @@
 // User namespaces in depth: root in the container is an unprivileged id on
 // the host, whether tsrun runs as root or as an ordinary user (rootless).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -221,6 +221,38 @@ describe('rootless: tsrun run by an unprivileged user', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(new RegExp(`^\\s*1\\s+${subStart}\\s+65536$`, 'm'));
     expect(statSync(join(dir, 'by-uid1')).uid).toBe(subStart);
+  });
+
+  it('networking: loopback only by default; --network slirp4netns reaches a listener on the host\'s loopback', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer((c) => c.end('hello-from-host\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    const bundle = (args: string[]) =>
+      rootlessBundle(args, (s) => {
+        s.linux!.namespaces!.push({ type: 'network' });
+      });
+    try {
+      const none = await new Promise<ReturnType<typeof asUser>>((r) => setImmediate(() => r(asUser(USER, ['run', '--bundle', bundle(['sh', '-c', "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"]), sb.id()]))));
+      expect(none.stdout.trim()).toBe('lo');
+      const id = sb.id();
+      const b = bundle(['sh', '-c', `tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; nc 10.0.2.2 ${port}`]);
+      const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const xdg = join(sb.dir, `xdg-${USER}`);
+        const p = spawn('runuser', ['-u', USER, '--', 'env', `XDG_RUNTIME_DIR=${xdg}`, userTsrun, 'run', '--network', 'slirp4netns', '--bundle', b, id]);
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => (stdout += d));
+        p.stderr.on('data', (d) => (stderr += d));
+        p.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('tap0');
+      expect(r.stdout).toContain('hello-from-host');
+      expect(spawnSync('pgrep', ['-u', USER, 'slirp4netns']).status).not.toBe(0);
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses mappings /etc/subuid does not grant, with one clear line and nothing left', () => {

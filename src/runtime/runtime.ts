@@ -221,7 +221,17 @@ export class Runtime {
     });
 
     // networking (issue 7): checked before anything exists.
-    const netReq = wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
+    // slirp4netns (user-mode networking, rootless podman's default) or a bridge network.
+    const slirp = (opts.network ?? spec.annotations?.['io.github.tsrun.network']) === 'slirp4netns';
+    if (slirp) {
+      lazy.slirp().slirpBinary();
+      if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'network' && !n.path)) {
+        throw new ConfigError('--network slirp4netns needs a new network namespace in linux.namespaces');
+      }
+    } else if (this.rootless && wantsNetwork(spec, opts)) {
+      throw new ConfigError('bridge networks need root; an unprivileged user can use --network slirp4netns');
+    }
+    const netReq = !slirp && wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
 
     mark('create: plan built');
     claimDir(this.root, id);
@@ -259,6 +269,10 @@ export class Runtime {
           if (state.cgroupPath) cg.join(pid);
           if (hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], mapping, this.me);
           // networking (issue 7): veth into the init's new netns, lease recorded.
+          if (slirp) {
+            state.slirpPid = await lazy.slirp().startSlirp(pid);
+            writeState(dir, state);
+          }
           if (netReq) {
             state.network = await lazy.network().attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
             writeState(dir, state);
@@ -284,6 +298,7 @@ export class Runtime {
       if (state.pid > 0) killQuietly(state.pid, 9);
       await cg.destroy().catch(() => {});
       if (netReq) await lazy.network().detachNetwork(dir).catch(() => {}); // networking (issue 7)
+      if (state.slirpPid) await lazy.slirp().stopSlirp(state.slirpPid);
       removeDir(dir);
       throw e;
     }
@@ -471,6 +486,7 @@ export class Runtime {
       }
       if (st.cgroupPath) await new CgroupManager(readCgroupLayout(), st.cgroupPath).destroy();
       // networking (issue 7): veth, rules and lease (found by owner, so also after a crashed create).
+      if (st.slirpPid) await lazy.slirp().stopSlirp(st.slirpPid);
       // A crashed create may have a lease it never recorded: look for it by owner.
       if (st.network || (st.phase === 'creating' && existsSync(leaseDirPath()))) {
         await lazy.network().detachNetwork(dir).catch((e: Error) => this.warn(e.message));
@@ -556,6 +572,7 @@ const lazy = {
   seccomp: () => require('../seccomp/compile') as typeof import('../seccomp/compile'),
   pty: () => require('./pty') as typeof import('./pty'),
   idmap: () => require('../rootfs/idmap-mount') as typeof import('../rootfs/idmap-mount'),
+  slirp: () => require('../network/slirp') as typeof import('../network/slirp'),
   /* eslint-enable @typescript-eslint/no-require-imports */
 };
 

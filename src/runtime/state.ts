@@ -29,6 +29,8 @@ export interface StoredState {
   annotations?: Record<string, string>;
   /** networking (issue 7): the container's address lease and links, when it has a network. */
   network?: NetworkLease;
+  /** The slirp4netns process serving the container (user-mode networking). */
+  slirpPid?: number;
 }
 
 export function containerDir(root: string, id: string): string {
