@@ -266,6 +266,17 @@ describe('rootless: tsrun run by an unprivileged user', () => {
     expect(asUser(USER, ['state', id]).code).not.toBe(0);
   });
 
+  it('a rootfs the user cannot read is one clear error, nothing left', () => {
+    const b = rootlessBundle(['true']);
+    chmodSync(join(b, 'rootfs'), 0o700);
+    const id = sb.id();
+    const r = asUser(USER, ['run', '--bundle', b, id]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/rootfs .* cannot be read by this user/);
+    expect(asUser(USER, ['state', id]).code).not.toBe(0);
+  });
+
   it('a config without a user namespace is refused clearly', () => {
     const b = sb.bundle(['true']);
     chmodSync(b, 0o755);

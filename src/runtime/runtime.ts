@@ -1,7 +1,7 @@
 // The container lifecycle as a library: create, start, run, state, list,
 // kill, delete. The CLI is a thin layer over this; a long-lived process (a
 // shim) can drive many containers through one Runtime.
-import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { readCgroupLayout } from '../cgroups/hierarchy';
@@ -183,10 +183,16 @@ export class Runtime {
     let rootStat;
     try {
       rootStat = statSync(rootfs);
-    } catch {
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new ConfigError(`rootfs ${rootfs} cannot be reached by this user: permission denied`);
       throw new ConfigError(`rootfs ${rootfs} does not exist (root.path in ${join(bundle, 'config.json')})`);
     }
     if (!rootStat.isDirectory()) throw new ConfigError(`rootfs ${rootfs} is not a directory`);
+    try {
+      accessSync(rootfs, constants.R_OK | constants.X_OK);
+    } catch {
+      throw new ConfigError(`rootfs ${rootfs} cannot be read by this user: permission denied`);
+    }
     const seccomp = compileProfile(spec);
 
     const linux = spec.linux ?? {};
