@@ -32,6 +32,7 @@
 // Only forward jumps, and nothing unreachable (the verifier rejects both dead
 // code and loops): rules before an "a" rule can never decide anything and are
 // not emitted.
+import { caddress, cerrno, cfunc } from '../runtime/libc';
 import { closeSync, constants, openSync } from 'node:fs';
 import { endianness, constants as osConstants } from 'node:os';
 import { ConfigError } from '../errors';
@@ -297,14 +298,11 @@ interface Libc {
 let libcCache: Libc | undefined;
 function libc(): Libc {
   if (libcCache) return libcCache;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
   libcCache = {
-    syscall: lib.func('long syscall(long number, ...)') as Libc['syscall'],
-    statfs: lib.func('int statfs(const char *path, void *buf)') as Libc['statfs'],
-    errno: () => koffi.errno(),
-    address: (b) => koffi.address(b),
+    syscall: cfunc<Libc['syscall']>('long syscall(long number, ...)'),
+    statfs: cfunc<Libc['statfs']>('int statfs(const char *path, void *buf)'),
+    errno: cerrno,
+    address: caddress,
   };
   return libcCache;
 }

@@ -2,6 +2,7 @@
 // setns, flock), through koffi, loaded on first use only: commands that do
 // not touch networking never load the native module.
 import { constants as osConstants } from 'node:os';
+import { cerrno, cfunc } from '../runtime/libc';
 
 export interface NetLibc {
   socket: (domain: number, type: number, proto: number) => number;
@@ -18,18 +19,15 @@ let cached: NetLibc | undefined;
 
 export function netLibc(): NetLibc {
   if (cached) return cached;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
   cached = {
-    socket: lib.func('int socket(int, int, int)') as NetLibc['socket'],
-    sendto: lib.func('long sendto(int, void *, size_t, int, void *, uint32_t)') as NetLibc['sendto'],
-    recv: lib.func('long recv(int, void *, size_t, int)') as NetLibc['recv'],
-    setsockopt: lib.func('int setsockopt(int, int, int, void *, uint32_t)') as NetLibc['setsockopt'],
-    close: lib.func('int close(int)') as NetLibc['close'],
-    setns: lib.func('int setns(int, int)') as NetLibc['setns'],
-    flock: lib.func('int flock(int, int)') as NetLibc['flock'],
-    errno: () => koffi.errno(),
+    socket: cfunc<NetLibc['socket']>('int socket(int, int, int)'),
+    sendto: cfunc<NetLibc['sendto']>('long sendto(int, void *, size_t, int, void *, uint32_t)'),
+    recv: cfunc<NetLibc['recv']>('long recv(int, void *, size_t, int)'),
+    setsockopt: cfunc<NetLibc['setsockopt']>('int setsockopt(int, int, int, void *, uint32_t)'),
+    close: cfunc<NetLibc['close']>('int close(int)'),
+    setns: cfunc<NetLibc['setns']>('int setns(int, int)'),
+    flock: cfunc<NetLibc['flock']>('int flock(int, int)'),
+    errno: cerrno,
   };
   return cached;
 }

@@ -15,26 +15,51 @@ export interface Libc {
   errno: () => number;
 }
 
+type Koffi = typeof import('koffi');
+let koffiModule: Koffi | undefined;
+let libcHandle: ReturnType<Koffi['load']> | undefined;
+const funcs = new Map<string, unknown>();
+
+function koffi(): Koffi {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  koffiModule ??= require('koffi') as Koffi;
+  return koffiModule;
+}
+
+/** One libc function by its C prototype, shared by every module that needs
+ * one (pty, id-mapped mounts, networking, the shim): one koffi load. */
+export function cfunc<F>(prototype: string): F {
+  libcHandle ??= koffi().load('libc.so.6');
+  let f = funcs.get(prototype);
+  if (!f) {
+    f = libcHandle.func(prototype);
+    funcs.set(prototype, f);
+  }
+  return f as F;
+}
+
+/** errno of the last koffi call on this thread. */
+export const cerrno = (): number => koffi().errno();
+/** The address of a Buffer's memory, for pointers inside C structs. */
+export const caddress = (b: Buffer): bigint => koffi().address(b);
+
 let cached: Libc | undefined;
 
 export function libc(): Libc {
   if (cached) return cached;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
-  const syscall = lib.func('long syscall(long, ...)');
+  const syscall = cfunc<(...args: unknown[]) => number>('long syscall(long, ...)');
   const SYS_open_tree = 428;
   const SYS_mount_setattr = 442;
   cached = {
-    socketpair: lib.func('int socketpair(int, int, int, _Out_ int *sv)') as Libc['socketpair'],
-    recvmsg: lib.func('long recvmsg(int, void *, int)') as Libc['recvmsg'],
-    sendmsg: lib.func('long sendmsg(int, void *, int)') as Libc['sendmsg'],
-    ioctl: lib.func('int ioctl(int, unsigned long, void *)') as Libc['ioctl'],
+    socketpair: cfunc<Libc['socketpair']>('int socketpair(int, int, int, _Out_ int *sv)'),
+    recvmsg: cfunc<Libc['recvmsg']>('long recvmsg(int, void *, int)'),
+    sendmsg: cfunc<Libc['sendmsg']>('long sendmsg(int, void *, int)'),
+    ioctl: cfunc<Libc['ioctl']>('int ioctl(int, unsigned long, void *)'),
     openTree: (dfd, path, flags) => Number(syscall(SYS_open_tree, 'int', dfd, 'str', path, 'uint', flags)),
     mountSetattr: (dfd, path, flags, attr, size) =>
       Number(syscall(SYS_mount_setattr, 'int', dfd, 'str', path, 'uint', flags, 'void *', attr, 'size_t', size)),
-    address: (b) => koffi.address(b),
-    errno: () => koffi.errno(),
+    address: caddress,
+    errno: cerrno,
   };
   return cached;
 }

@@ -1,6 +1,7 @@
 // The few libc calls Node lacks, through koffi: a listening unix socket and
 // SCM_RIGHTS for console sockets, TIOCSWINSZ, mount/umount2 for the rootfs,
 // fcntl for FIFO flags. Loaded on first use.
+import { caddress, cerrno, cfunc } from '../runtime/libc';
 import { constants } from 'node:os';
 
 export const AF_UNIX = 1;
@@ -37,23 +38,20 @@ let fns: Fns | undefined;
 
 function lib(): Fns {
   if (fns) return fns;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof import('koffi');
-  const l = koffi.load('libc.so.6');
   fns = {
-    socket: l.func('int socket(int, int, int)') as Fns['socket'],
-    bind: l.func('int bind(int, void *, unsigned int)') as Fns['bind'],
-    listen: l.func('int listen(int, int)') as Fns['listen'],
-    accept4: l.func('int accept4(int, void *, void *, int)') as Fns['accept4'],
-    recvmsg: l.func('long recvmsg(int, void *, int)') as Fns['recvmsg'],
-    close: l.func('int close(int)') as Fns['close'],
-    ioctl: l.func('int ioctl(int, unsigned long, void *)') as Fns['ioctl'],
-    fcntl: l.func('int fcntl(int, int, ...)') as Fns['fcntl'],
-    mount: l.func('int mount(const char *, const char *, const char *, unsigned long, const char *)') as Fns['mount'],
-    umount2: l.func('int umount2(const char *, int)') as Fns['umount2'],
-    mkfifo: l.func('int mkfifo(const char *, unsigned int)') as Fns['mkfifo'],
-    errno: () => koffi.errno(),
-    address: (b) => koffi.address(b),
+    socket: cfunc<Fns['socket']>('int socket(int, int, int)'),
+    bind: cfunc<Fns['bind']>('int bind(int, void *, unsigned int)'),
+    listen: cfunc<Fns['listen']>('int listen(int, int)'),
+    accept4: cfunc<Fns['accept4']>('int accept4(int, void *, void *, int)'),
+    recvmsg: cfunc<Fns['recvmsg']>('long recvmsg(int, void *, int)'),
+    close: cfunc<Fns['close']>('int close(int)'),
+    ioctl: cfunc<Fns['ioctl']>('int ioctl(int, unsigned long, void *)'),
+    fcntl: cfunc<Fns['fcntl']>('int fcntl(int, int, ...)'),
+    mount: cfunc<Fns['mount']>('int mount(const char *, const char *, const char *, unsigned long, const char *)'),
+    umount2: cfunc<Fns['umount2']>('int umount2(const char *, int)'),
+    mkfifo: cfunc<Fns['mkfifo']>('int mkfifo(const char *, unsigned int)'),
+    errno: cerrno,
+    address: caddress,
   };
   return fns;
 }
