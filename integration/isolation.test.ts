@@ -817,3 +817,17 @@ describe('loopback', () => {
     expect(r.stdout).toBe('0x9\nhello\n');
   });
 });
+
+describe('run flags', () => {
+  it('--no-pivot (MS_MOVE + chroot) and --no-new-keyring still confine the root', () => {
+    const id = sb.id();
+    const b = sb.bundle(['sh', '-c', 'ls /; echo pid=$$']);
+    const r = sb.tsrun(['run', '--no-pivot', '--no-new-keyring', '--bundle', b, id]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const entries = r.stdout.split('\n');
+    for (const e of ['bin', 'etc', 'proc', 'sys', 'linuxrc']) expect(entries).toContain(e);
+    expect(entries).not.toContain('work');
+    expect(r.stdout).toContain('pid=1');
+  });
+});
