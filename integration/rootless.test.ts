@@ -1,7 +1,7 @@
 // User namespaces in depth: root in the container is an unprivileged id on
 // the host, whether tsrun runs as root or as an ordinary user (rootless).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, Sandbox, TSRUN } from './helpers';
@@ -144,6 +144,28 @@ describe('run as root with a user namespace', () => {
       expect(r.stderr).toMatch(/mapping|overlap|range/i);
       expect(sb.tsrun(['state', id]).code).not.toBe(0);
     }
+  });
+});
+
+describe('joining a user namespace', () => {
+  it('a second container joins the first one\'s user namespace by path and sees its mappings', () => {
+    const first = sb.id();
+    const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const a = sb.bundle(['sleep', '60'], (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = maps;
+      s.linux!.gidMappings = maps;
+    });
+    expect(sb.runDetached(a, first).code).toBe(0);
+    const pid = JSON.parse(sb.tsrun(['state', first]).stdout).pid as number;
+    const b = sb.bundle(['sh', '-c', 'cat /proc/self/uid_map; id -u; readlink /proc/self/ns/user'], (s) => {
+      s.linux!.namespaces!.push({ type: 'user', path: `/proc/${pid}/ns/user` });
+    });
+    const r = sb.run(b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^\s*0\s+100000\s+65536$/m);
+    expect(r.stdout.trim().split('\n').pop()).toBe(readlinkSync(`/proc/${pid}/ns/user`));
+    expect(sb.tsrun(['delete', '--force', first]).code).toBe(0);
   });
 });
 

@@ -102,6 +102,9 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     const rootUid = mapToHost(linux.uidMappings, 0);
     const rootGid = mapToHost(linux.gidMappings, 0);
     if (rootUid !== undefined && rootGid !== undefined) plan.add(Op.SETID, 'become root in the user namespace', u64(0), u64(0));
+  } else if (joinedUsernsMapsRoot(ns.joins.find((j) => j.type === 'user')?.path)) {
+    // Entering a user namespace leaves our host ids, unmapped there: become its root.
+    plan.add(Op.SETID, 'become root in the joined user namespace', u64(0), u64(0));
   }
   // A new network namespace starts with loopback down; runc brings it up.
   if (ns.isNew('network')) plan.add(Op.LINK_UP, 'bring up the loopback interface', str('lo'));
@@ -127,7 +130,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
       spec,
       bundle: input.bundle,
       rootfs: input.rootfs,
-      userns,
+      userns: ns.has('user'), // new or joined: device nodes must be bind mounts
       noPivot: input.noPivot,
       cgroups: input.cgroups,
       cgroupPath: input.cgroupPath,
@@ -163,6 +166,25 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     beforeExec: (p) => addHookSteps(p, 'startContainer', spec.hooks?.startContainer),
   });
   return { plan, ns, idmapSources };
+}
+
+/** Does the user namespace at this path (/proc/<pid>/ns/user) map id 0? */
+function joinedUsernsMapsRoot(path: string | undefined): boolean {
+  const pid = path && /^\/proc\/(\d+)\/ns\/user$/.exec(path)?.[1];
+  if (!pid) return false;
+  try {
+    const has0 = (file: string) =>
+      readFileSync(`/proc/${pid}/${file}`, 'utf8')
+        .trim()
+        .split('\n')
+        .some((l) => {
+          const [inside, , size] = l.trim().split(/\s+/).map(Number);
+          return inside! <= 0 && 0 < inside! + size!;
+        });
+    return has0('uid_map') && has0('gid_map');
+  } catch {
+    return false;
+  }
 }
 
 /** The steps every container process goes through, the init and exec'd
