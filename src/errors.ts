@@ -43,3 +43,22 @@ export class InitError extends TsrunError {
 export class HookError extends TsrunError {
   override name = 'HookError';
 }
+
+let errnoSymbols: Map<number, string> | undefined;
+
+/** The symbolic name of an errno ("EPERM"), or undefined for an unknown number. */
+export function errnoSymbol(errno: number): string | undefined {
+  if (!errnoSymbols) {
+    errnoSymbols = new Map();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { constants } = require('node:os') as typeof import('node:os');
+    // First name wins where two share a number (EAGAIN over EWOULDBLOCK).
+    for (const [name, n] of Object.entries(constants.errno)) if (!errnoSymbols.has(n)) errnoSymbols.set(n, name);
+  }
+  return errnoSymbols.get(errno);
+}
+
+/** "EPERM", or "errno 1234" for a number the platform does not name. */
+export function errnoName(errno: number): string {
+  return errnoSymbol(errno) ?? `errno ${errno}`;
+}

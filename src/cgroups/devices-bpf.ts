@@ -35,7 +35,7 @@
 import { caddress, cerrno, cfunc } from '../runtime/libc';
 import { closeSync, constants, openSync } from 'node:fs';
 import { endianness, constants as osConstants } from 'node:os';
-import { ConfigError } from '../errors';
+import { ConfigError, errnoName } from '../errors';
 import type { LinuxDeviceCgroup } from '../oci/types';
 import { CgroupError } from './fsutil';
 
@@ -307,12 +307,6 @@ function libc(): Libc {
   return libcCache;
 }
 
-const ERRNO_NAMES = new Map<number, string>();
-for (const [name, n] of Object.entries(osConstants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
-
-function errnoName(n: number): string {
-  return ERRNO_NAMES.get(n) ?? `errno ${n}`;
-}
 
 const HINTS: Record<string, string> = {
   EPERM: 'CAP_SYS_ADMIN or CAP_BPF is needed to load and attach eBPF programs',

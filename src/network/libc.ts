@@ -1,7 +1,6 @@
 // The few libc calls networking needs and Node lacks (netlink sockets,
 // setns, flock), through koffi, loaded on first use only: commands that do
 // not touch networking never load the native module.
-import { constants as osConstants } from 'node:os';
 import { cerrno, cfunc } from '../runtime/libc';
 
 export interface NetLibc {
@@ -32,11 +31,7 @@ export function netLibc(): NetLibc {
   return cached;
 }
 
-const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
-
-export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `errno ${errno}`;
-}
+export { errnoName } from '../errors';
 
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;

@@ -7,7 +7,7 @@ import { sendWithFds } from './libc';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { HookError, InitError, TsrunError } from '../errors';
+import { errnoName, HookError, InitError, TsrunError } from '../errors';
 import { Msg, Op, type Plan } from './plan';
 import { mark } from './trace';
 
@@ -48,10 +48,9 @@ export interface Launched {
   exited: Promise<number>;
 }
 
-const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
 
 function errnoText(errno: number): string {
-  const name = errnoNames.get(errno) ?? `errno ${errno}`;
+  const name = errnoName(errno);
   const desc = ERRNO_DESCRIPTIONS[name];
   return desc ? `${desc} (${name})` : name;
 }

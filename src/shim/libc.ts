@@ -3,6 +3,7 @@
 // fcntl for FIFO flags. Loaded on first use.
 import { caddress, cerrno, cfunc } from '../runtime/libc';
 import { constants } from 'node:os';
+import { errnoName, errnoSymbol } from '../errors';
 
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
@@ -56,7 +57,6 @@ function lib(): Fns {
   return fns;
 }
 
-const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 
 export class SysError extends Error {
   override name = 'SysError';
@@ -64,10 +64,10 @@ export class SysError extends Error {
     readonly call: string,
     readonly errno: number,
   ) {
-    super(`${call}: ${errnoNames.get(errno) ?? `errno ${errno}`}`);
+    super(`${call}: ${errnoName(errno)}`);
   }
   get code(): string {
-    return errnoNames.get(this.errno) ?? String(this.errno);
+    return errnoSymbol(this.errno) ?? String(this.errno);
   }
 }
 
