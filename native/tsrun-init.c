@@ -149,27 +149,29 @@ struct cursor {
 	int bad;
 };
 
+/* Copies n bytes of the next field; a short plan marks the cursor bad. */
+static void get_raw(struct cursor *c, void *out, size_t n)
+{
+	if ((size_t)(c->end - c->p) < n) {
+		c->bad = 1;
+		memset(out, 0, n);
+		return;
+	}
+	memcpy(out, c->p, n);
+	c->p += n;
+}
+
 static uint64_t get_u64(struct cursor *c)
 {
 	uint64_t v;
-	if (c->end - c->p < 8) {
-		c->bad = 1;
-		return 0;
-	}
-	memcpy(&v, c->p, 8);
-	c->p += 8;
+	get_raw(c, &v, sizeof(v));
 	return v;
 }
 
 static uint32_t get_u32(struct cursor *c)
 {
 	uint32_t v;
-	if (c->end - c->p < 4) {
-		c->bad = 1;
-		return 0;
-	}
-	memcpy(&v, c->p, 4);
-	c->p += 4;
+	get_raw(c, &v, sizeof(v));
 	return v;
 }
 
