@@ -81,8 +81,8 @@ export function listIds(root: string): string[] {
   }
 }
 
-/** Fields 3 (state) and 22 (starttime) of /proc/<pid>/stat, or undefined if gone. */
-export function procStat(pid: number): { state: string; startTime: number } | undefined {
+/** Fields 3 (state), 4 (ppid) and 22 (starttime) of /proc/<pid>/stat, or undefined if gone. */
+export function procStat(pid: number): { state: string; ppid: number; startTime: number } | undefined {
   if (pid <= 0) return undefined;
   let text: string;
   try {
@@ -92,7 +92,7 @@ export function procStat(pid: number): { state: string; startTime: number } | un
   }
   // comm may contain spaces and parentheses: split after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0]!, startTime: Number(rest[19]) };
+  return { state: rest[0]!, ppid: Number(rest[1]), startTime: Number(rest[19]) };
 }
 
 /** Is the recorded init still the live process it was? Zombies count as dead. */
