@@ -107,6 +107,8 @@ enum op {
 	OP_SEND_LISTENER = 50,
 	OP_MOVE_MOUNT = 51,
 	OP_LINK_UP = 52,
+	OP_JOIN_CGROUP = 53,
+	OP_SETNS_SLOT = 54,
 };
 
 /* OP_MOUNT target flags */
@@ -126,10 +128,13 @@ struct msg {
 	uint32_t val;
 };
 
-#define MAX_SLOTS 16
+#define MAX_SLOTS 32
 #define ROOT_SLOT 0
 #define LISTENER_SLOT 3 /* the seccomp notify fd, when the filter returns one */
 #define PASSED_SLOT 8   /* fds the runtime passes with GO (id-mapped mounts) start here */
+#define PASSED_END 16
+#define CGROUP_SLOT 16  /* cgroup files and directories opened on the host side */
+#define NO_SLOT 0xffffffffu
 
 static int ctrl_fd = -1;
 static int slots[MAX_SLOTS];
@@ -242,7 +247,7 @@ static int read_full(int fd, void *buf, size_t n)
 static int recv_go(struct msg *m)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * (MAX_SLOTS - PASSED_SLOT))];
+		char buf[CMSG_SPACE(sizeof(int) * (PASSED_END - PASSED_SLOT))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
@@ -257,7 +262,7 @@ static int recv_go(struct msg *m)
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < count && PASSED_SLOT + i < MAX_SLOTS; i++)
+		for (size_t i = 0; i < count && PASSED_SLOT + i < PASSED_END; i++)
 			memcpy(&slots[PASSED_SLOT + i], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
 	}
 	if ((size_t)n < sizeof(*m))
@@ -720,13 +725,32 @@ static void __attribute__((noreturn)) relay(pid_t child)
 	_exit(128 + WTERMSIG(ws));
 }
 
-static pid_t do_clone(uint64_t flags)
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* cgroup_fd >= 0: the child starts in that cgroup v2 directory. Unlike a
+ * write to cgroup.procs, this needs no RCU grace period in the kernel. */
+static pid_t do_clone(uint64_t flags, int cgroup_fd)
 {
 	struct clone_args ca;
 	memset(&ca, 0, sizeof(ca));
 	ca.flags = flags;
 	ca.exit_signal = SIGCHLD;
+	if (cgroup_fd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)cgroup_fd;
+	}
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+static void close_cgroup_slots(void)
+{
+	for (int i = CGROUP_SLOT; i < MAX_SLOTS; i++)
+		if (slots[i] >= 0) {
+			close(slots[i]);
+			slots[i] = -1;
+		}
 }
 
 /* ---------- the step loop ---------- */
@@ -822,20 +846,28 @@ int main(int argc, char **argv)
 		case OP_CLONE: {
 			uint64_t flags = get_u64(&c);
 			uint64_t relay_mode = get_u64(&c);
-			if (c.bad)
+			uint64_t cg_slot = get_u64(&c);
+			if (c.bad || (cg_slot != NO_SLOT && (cg_slot >= MAX_SLOTS || slots[cg_slot] < 0))) {
+				c.bad = 1;
 				break;
-			pid_t pid = do_clone(flags);
+			}
+			pid_t pid = do_clone(flags, cg_slot == NO_SLOT ? -1 : slots[cg_slot]);
 			if (pid < 0) {
 				r = -errno;
 				break;
 			}
 			if (pid > 0) {
+				close_cgroup_slots();
 				send_msg(MSG_PID, step, 0, (uint32_t)pid);
 				if (relay_mode) {
 					close(ctrl_fd);
 					relay(pid);
 				}
 				_exit(0);
+			}
+			if (cg_slot != NO_SLOT) {
+				close(slots[cg_slot]);
+				slots[cg_slot] = -1;
 			}
 			break;
 		}
@@ -1083,6 +1115,34 @@ int main(int argc, char **argv)
 			r = do_hook(path, args, env, timeout, &aux);
 			free(args);
 			free(env);
+			break;
+		}
+		case OP_JOIN_CGROUP: {
+			/* "0" to a v1 `tasks` file opened by stage 0: moves this
+			 * single-threaded process without the global lock (and RCU
+			 * wait) a write of a pid to cgroup.procs takes. */
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+			if (write(slots[slot], "0", 1) != 1)
+				r = -errno;
+			close(slots[slot]);
+			slots[slot] = -1;
+			break;
+		}
+		case OP_SETNS_SLOT: {
+			uint64_t slot = get_u64(&c);
+			int nstype = (int)get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+			if (setns(slots[slot], nstype) < 0)
+				r = -errno;
+			close(slots[slot]);
+			slots[slot] = -1;
 			break;
 		}
 		case OP_OPEN_PATH: {

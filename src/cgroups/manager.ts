@@ -43,6 +43,12 @@ export class CgroupManager {
     }
   }
 
+  /** The directories a new process joins, by version (see runtime/cgroup-steps). */
+  targets(): { v1: string[]; v2?: string } {
+    const all = this.dirs();
+    return { v1: all.filter((d) => d.h.version === 1).map((d) => d.dir), v2: all.find((d) => d.h.version === 2)?.dir };
+  }
+
   /** Moves a process into the container's cgroup on every hierarchy. */
   join(pid: number): void {
     for (const { dir } of this.dirs()) writeFileSync(join(dir, 'cgroup.procs'), `${pid}\n`);

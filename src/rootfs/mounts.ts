@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
-import { MAX_SLOTS, Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
+import { Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
 import { checkIdmapMount, type IdmapSource } from './idmap-mount';
 import type { CgroupLayout } from '../cgroups/hierarchy';
 import {
@@ -133,7 +133,7 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
     if (idmapped) {
       // The runtime passes a detached id-mapped copy (see idmap-mount.ts).
       const slot = Slot.PASSED + ctx.idmapSources.length;
-      if (slot >= MAX_SLOTS) throw new ConfigError(`config.json: at most ${MAX_SLOTS - Slot.PASSED} id-mapped mounts are supported`);
+      if (slot >= Slot.PASSED_END) throw new ConfigError(`config.json: at most ${Slot.PASSED_END - Slot.PASSED} id-mapped mounts are supported`);
       ctx.idmapSources.push({ source: src, recursive: o.recursive || o.ridmap });
       plan.add(Op.MOVE_MOUNT, `mount the id-mapped ${src} on ${dest}`, u64(slot), str(dest), u64(T.IN_ROOT | mk));
     } else {

@@ -11,6 +11,7 @@ import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
 import { addFinalAffinityStep, addLsmSteps, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
 import { Op, Plan, Slot, str, u64 } from './plan';
+import { addCgroupOpens, type CgroupTargets } from './cgroup-steps';
 import { addChdirStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
 
 export interface PlanInput {
@@ -30,6 +31,8 @@ export interface PlanInput {
   id: string;
   cgroups: CgroupLayout;
   cgroupPath: string;
+  /** The cgroup the init joins (absent: none, e.g. rootless without one). */
+  cgroupTargets?: CgroupTargets;
   warn: (msg: string) => void;
   /** The runtime runs as root (maps are written without help). */
   privileged?: boolean;
@@ -83,6 +86,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   if (input.fifo) plan.add(Op.OPEN_PATH, 'open the state directory', str(dirname(input.fifo)), u64(Slot.FIFO), u64(0o10000000 | 0o200000 /* O_PATH|O_DIRECTORY */));
   addConsoleSource(plan, input);
   addAgentConnect(plan, input.seccomp);
+  const cgroup = addCgroupOpens(plan, input.cgroupTargets, !ns.joins.some((j) => j.type === 'cgroup'));
   for (const j of ns.joins) plan.add(Op.SETNS, `join the ${j.type} namespace ${j.path}`, str(j.path), u64(j.flag));
   if (ns.newTimens) {
     plan.add(Op.UNSHARE, 'create a time namespace', u64(CLONE.NEWTIME));
@@ -93,9 +97,10 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   // only of a dumpable process: dumpable just for that, as runc does.
   const unprivilegedMaps = userns && input.privileged === false;
   if (unprivilegedMaps) plan.add(Op.SET_DUMPABLE, 'let the runtime write the id maps', u64(1));
-  plan.add(Op.CLONE, 'create the container init with its namespaces', u64(ns.cloneFlags), u64(input.relay ? 1 : 0));
+  plan.add(Op.CLONE, 'create the container init with its namespaces', u64(ns.cloneFlags), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot));
 
-  // ---- the init: waits for the runtime to map ids, set cgroups, run hooks ----
+  // ---- the init: joins its cgroups, waits for the runtime to map ids and run hooks ----
+  cgroup.addJoins(plan);
   plan.add(Op.WAIT_GO, 'wait for the runtime');
   if (unprivilegedMaps) plan.add(Op.SET_DUMPABLE, 'become undumpable again', u64(0));
   if (userns) {
@@ -239,6 +244,8 @@ export interface ExecPlanInput {
   consoleFd?: number;
   preserveFds: number;
   relay: boolean;
+  /** The container's cgroup, which the process joins. */
+  cgroupTargets?: CgroupTargets;
   setgroupsAllowed?: boolean;
   warn: (msg: string) => void;
   seccomp?: { program: Buffer; flags: number; listenerPath?: string };
@@ -251,7 +258,9 @@ function addConsoleSource(plan: Plan, input: { consoleSocket?: string; consoleFd
 }
 
 /** A process joining a running container: its namespaces (user first), its
- * cgroup (done by the runtime on PID), then the usual process steps. */
+ * cgroup, then the usual process steps. The cgroup namespace is entered
+ * after the clone, once the process is in the container's cgroup (the host
+ * path to it is opened first: the container's /proc has other pids). */
 export function buildExecPlan(input: ExecPlanInput): Plan {
   const proc = input.process;
   if (!proc.args || proc.args.length === 0) throw new ConfigError('exec: no command given');
@@ -261,15 +270,19 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   const plan = new Plan();
   addConsoleSource(plan, input);
   addAgentConnect(plan, input.seccomp);
+  const cgroup = addCgroupOpens(plan, input.cgroupTargets, true);
   const types = new Set((input.spec.linux?.namespaces ?? []).map((n) => n.type));
   for (const type of JOIN_ORDER) {
     if (!types.has(type)) continue;
     const path = `/proc/${input.initPid}/ns/${NS_PROC_NAME[type]}`;
     // Entering the user namespace we are already in is refused by the kernel.
     if (type === 'user' && sameNamespace(path, '/proc/self/ns/user')) continue;
-    plan.add(Op.SETNS, `join the container's ${type} namespace`, str(path), u64(NS_FLAG[type]));
+    if (type === 'cgroup') plan.add(Op.OPEN_PATH, `open the container's cgroup namespace ${path}`, str(path), u64(Slot.CGROUPNS), u64(0));
+    else plan.add(Op.SETNS, `join the container's ${type} namespace`, str(path), u64(NS_FLAG[type]));
   }
-  plan.add(Op.CLONE, 'create the process in the container', u64(0), u64(input.relay ? 1 : 0));
+  plan.add(Op.CLONE, 'create the process in the container', u64(0), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot));
+  cgroup.addJoins(plan);
+  if (types.has('cgroup')) plan.add(Op.SETNS_SLOT, "join the container's cgroup namespace", u64(Slot.CGROUPNS), u64(NS_FLAG.cgroup));
   plan.add(Op.WAIT_GO, 'wait for the runtime');
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
   if (hasConsole) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));

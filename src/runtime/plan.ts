@@ -54,6 +54,8 @@ export const Op = {
   SEND_LISTENER: 50,
   MOVE_MOUNT: 51,
   LINK_UP: 52,
+  JOIN_CGROUP: 53,
+  SETNS_SLOT: 54,
 } as const;
 
 /** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */
@@ -70,9 +72,11 @@ export const T = {
 export const Msg = { PID: 1, READY: 2, ERROR: 3, GO: 10 } as const;
 
 /** Fixed fd slots the plan refers to. Slot 0 is the root directory. */
-export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, PASSED: 8 } as const;
+export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, CGROUPNS: 5, PASSED: 8, PASSED_END: 16, CGROUP: 16 } as const;
 /** The native side's slot table size (MAX_SLOTS). */
-export const MAX_SLOTS = 16;
+export const MAX_SLOTS = 32;
+/** "No slot" in a step's slot field (CLONE's cgroup directory). */
+export const NO_SLOT = 0xffffffff;
 
 type Field = { u64: number | bigint } | { u32: number } | { str: string } | { strv: string[] } | { bytes: Buffer };
 

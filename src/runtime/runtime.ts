@@ -15,6 +15,7 @@ import { currentIdentity, mapMethod, setgroupsAllowed, writeIdMaps } from '../na
 import type { ContainerStatus, LinuxResources, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
 import { buildExecPlan, buildInitPlan } from './build-plan';
+import type { CgroupTargets } from './cgroup-steps';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
 import { ctrlFdNumber, launchInit, type StdioEntry } from './launcher';
@@ -205,8 +206,9 @@ export class Runtime {
     const cgroups = readCgroupLayout();
     const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
     const fifo = fifoPath(dir);
+    const cg = new CgroupManager(cgroups, cgroupPath);
     // Build the whole plan before touching anything: bad config leaves nothing behind.
-    const { plan, idmapSources } = buildInitPlan({
+    const planFor = (cgroupTargets: CgroupTargets | undefined) => buildInitPlan({
       spec,
       bundle,
       rootfs,
@@ -224,7 +226,9 @@ export class Runtime {
       seccomp,
       setgroupsAllowed: setgroupsAllowed(mapping, this.me),
       privileged: !this.rootless,
+      cgroupTargets,
     });
+    let { plan, idmapSources } = planFor(cg.targets());
 
     // networking (issue 7): checked before anything exists.
     // slirp4netns (user-mode networking, rootless podman's default) or a bridge network.
@@ -255,13 +259,13 @@ export class Runtime {
       config: spec,
       annotations: spec.annotations,
     };
-    const cg = new CgroupManager(cgroups, cgroupPath);
     try {
       writeState(dir, state);
       if (this.setUpCgroup(cg, spec)) {
         applyResources(cg, withConfigDevices(spec), { warn: this.warn, skipDevices: this.rootless });
       } else {
         state.cgroupPath = '';
+        ({ plan, idmapSources } = planFor(undefined));
       }
       const launched = await launchInit(plan, {
         stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
@@ -272,7 +276,6 @@ export class Runtime {
           state.pid = pid;
           state.pidStartTime = procStat(pid)?.startTime ?? 0;
           writeState(dir, state);
-          if (state.cgroupPath) cg.join(pid);
           if (hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], mapping, this.me);
           // networking (issue 7): veth into the init's new netns, lease recorded.
           if (slirp) {
@@ -394,14 +397,13 @@ export class Runtime {
       warn: this.warn,
       seccomp: compileProfile(st.config),
       setgroupsAllowed: setgroupsOf(st.pid),
+      cgroupTargets: st.cgroupPath ? new CgroupManager(readCgroupLayout(), st.cgroupPath).targets() : undefined,
     });
-    const cg = st.cgroupPath ? new CgroupManager(readCgroupLayout(), st.cgroupPath) : undefined;
     const launched = await launchInit(plan, {
       stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
       preserveFds: opts.preserveFds ?? 0,
       extraFds: pair ? [pair.theirs] : [],
       onPid: async (pid) => {
-        cg?.join(pid);
         return { agent: agentMessage(st.config, pid, this.hookState(st, 'running')) };
       },
     });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildInitPlan, type PlanInput } from '../../src/runtime/build-plan';
 import { defaultSpec } from '../../src/oci/defaults';
-import { Op, T } from '../../src/runtime/plan';
+import { NO_SLOT, Op, T } from '../../src/runtime/plan';
 import { parseCgroupMounts } from '../../src/cgroups/hierarchy';
 import { ConfigError } from '../../src/errors';
 import type { Spec } from '../../src/oci/types';
@@ -64,6 +64,45 @@ describe('buildInitPlan', () => {
     const list = plan.steps.map((s) => s.op);
     const unshare = plan.steps.findIndex((s) => s.op === Op.UNSHARE && Number((s.fields[0] as { u64: number }).u64) === CLONE.NEWCGROUP);
     expect(unshare).toBeGreaterThan(idx(list, Op.WAIT_GO));
+  });
+
+  it('joins the cgroup from the child: v1 by "0" to tasks, v2 by CLONE_INTO_CGROUP, all before waiting for the runtime', () => {
+    const targets = { v1: ['/sys/fs/cgroup/cpu/tsrun/x', '/sys/fs/cgroup/pids/tsrun/x'], v2: '/sys/fs/cgroup/unified/tsrun/x' };
+    const { plan } = buildInitPlan(input(undefined, { cgroupTargets: targets }));
+    const list = plan.steps.map((s) => s.op);
+    const opens = plan.steps.filter((s) => s.op === Op.OPEN_PATH).map((s) => (s.fields[0] as { str: string }).str);
+    expect(opens).toEqual(expect.arrayContaining(['/sys/fs/cgroup/cpu/tsrun/x/tasks', '/sys/fs/cgroup/pids/tsrun/x/tasks', '/sys/fs/cgroup/unified/tsrun/x']));
+    const clone = plan.steps.find((s) => s.op === Op.CLONE)!;
+    const v2slot = Number((clone.fields[2] as { u64: number }).u64);
+    const v2open = plan.steps.find((s) => s.op === Op.OPEN_PATH && (s.fields[0] as { str: string }).str === targets.v2)!;
+    expect(Number((v2open.fields[1] as { u64: number }).u64)).toBe(v2slot);
+    const joins = plan.steps.map((s, i) => (s.op === Op.JOIN_CGROUP ? i : -1)).filter((i) => i >= 0);
+    expect(joins).toHaveLength(2);
+    for (const j of joins) {
+      expect(j).toBeGreaterThan(idx(list, Op.CLONE));
+      expect(j).toBeLessThan(idx(list, Op.WAIT_GO));
+    }
+    expect(idx(list, Op.OPEN_PATH)).toBeLessThan(idx(list, Op.CLONE));
+  });
+
+  it('joins v2 through cgroup.procs when a cgroup namespace is joined before the clone', () => {
+    const targets = { v1: [], v2: '/sys/fs/cgroup/unified/tsrun/x' };
+    const spec = (s: Spec) => s.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' });
+    const { plan } = buildInitPlan(input((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup');
+      spec(s);
+    }, { cgroupTargets: targets }));
+    const clone = plan.steps.find((s) => s.op === Op.CLONE)!;
+    expect(Number((clone.fields[2] as { u64: number }).u64)).toBe(NO_SLOT);
+    expect(plan.steps.filter((s) => s.op === Op.OPEN_PATH).map((s) => (s.fields[0] as { str: string }).str)).toContain(`${targets.v2}/cgroup.procs`);
+    expect(plan.steps.some((s) => s.op === Op.JOIN_CGROUP)).toBe(true);
+  });
+
+  it('joins no cgroup without targets', () => {
+    const { plan } = buildInitPlan(input());
+    expect(plan.steps.some((s) => s.op === Op.JOIN_CGROUP)).toBe(false);
+    const clone = plan.steps.find((s) => s.op === Op.CLONE)!;
+    expect(Number((clone.fields[2] as { u64: number }).u64)).toBe(NO_SLOT);
   });
 
   it('resolves every container mount target inside the rootfs', () => {
