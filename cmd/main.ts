@@ -1,12 +1,5 @@
-// Entry point of the tsrun binary (bundled to dist/tsrun.js).
-import { main } from './tsrun';
+// Entry point of the bundled CLI (dist/tsrun.js, loaded by cmd/launch.cjs
+// when the startup snapshot cannot be used).
+import { runAndExit } from './exit';
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e) => {
-    process.stderr.write(`tsrun: ${(e as Error)?.message ?? e}\n`);
-    process.exitCode = 1;
-  },
-);
+runAndExit(process.argv.slice(2));

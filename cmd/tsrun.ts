@@ -1,5 +1,5 @@
 // The tsrun command line: runc's commands and flags, over the library in src/.
-import { execFileSync } from 'node:child_process';
+import { childProcess } from '../src/runtime/node-lazy';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -224,7 +224,7 @@ const COMMANDS: Command[] = [
       }
       if (f.format !== 'table') throw new UsageError(`invalid format option "${f.format}": use table or json`);
       // Like runc: the host's ps, filtered to the container's processes.
-      const out = execFileSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' }).split('\n');
+      const out = childProcess().execFileSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' }).split('\n');
       const header = out[0] ?? '';
       const col = header.trim().split(/\s+/).indexOf('PID');
       if (col < 0) throw new UsageError('ps: the output of ps has no PID column');

@@ -38,7 +38,7 @@ function ensureSubids(name: string): number {
 let userTsrun = TSRUN;
 function installForUsers(): void {
   const app = join(sb.dir, 'app');
-  for (const part of ['bin', 'dist', 'native/build', 'node_modules/koffi']) {
+  for (const part of ['bin', 'cmd/launch.cjs', 'dist', 'native/build', 'node_modules/koffi']) {
     cpSync(join(REPO, part), join(app, part), { recursive: true });
   }
   spawnSync('chmod', ['-R', 'a+rX', app]);

@@ -299,8 +299,8 @@ describe('tsrun on cgroup v2', () => {
     }
     // The runtime copy the user can read wherever the checkout is.
     const app = join(WORK, 'app');
-    for (const part of ['bin', 'dist', 'native/build', 'node_modules/koffi']) mkdirSync(join(app, part, '..'), { recursive: true });
-    for (const part of ['bin', 'dist', 'native/build', 'node_modules/koffi']) spawnSync('cp', ['-a', join(REPO, part), join(app, part, '..')]);
+    for (const part of ['bin', 'cmd/launch.cjs', 'dist', 'native/build', 'node_modules/koffi']) mkdirSync(join(app, part, '..'), { recursive: true });
+    for (const part of ['bin', 'cmd/launch.cjs', 'dist', 'native/build', 'node_modules/koffi']) spawnSync('cp', ['-a', join(REPO, part), join(app, part, '..')]);
     chmodSync(WORK, 0o755);
     spawnSync('chmod', ['-R', 'a+rX', WORK]);
     const id = newId('deleg');

@@ -2,7 +2,7 @@
 // directly. An unprivileged user may write only one line mapping its own id
 // (and must deny setgroups first); anything else goes through the setuid
 // helpers newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
-import { execFileSync } from 'node:child_process';
+import { childProcess } from '../runtime/node-lazy';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError, TsrunError } from '../errors';
 import type { LinuxIDMapping } from '../oci/types';
@@ -48,7 +48,7 @@ export function writeIdMaps(pid: number, uidMaps: LinuxIDMapping[], gidMaps: Lin
     ] as const) {
       const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
       try {
-        execFileSync(findTool(tool)!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        childProcess().execFileSync(findTool(tool)!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       } catch (e) {
         const err = (e as { stderr?: Buffer }).stderr?.toString().trim();
         throw new TsrunError(`${tool} ${args.join(' ')} failed: ${err || (e as Error).message}`);

@@ -3,7 +3,7 @@
 // gets a table of its own, so teardown is one `delete table` (no rule
 // handles to find). Rules are written as nft scripts (pure) and applied with
 // Debian's `nft` in one atomic transaction.
-import { execFileSync } from 'node:child_process';
+import { childProcess } from '../runtime/node-lazy';
 import { TsrunError } from '../errors';
 import { formatCidr4, formatIPv4 } from './ip';
 import type { NetworkDef } from './config';
@@ -79,7 +79,7 @@ export function deleteTableScript(table: string, family: 'ip' | 'inet' = 'ip'): 
 
 export function nftAvailable(): boolean {
   try {
-    execFileSync('nft', ['--version'], { stdio: 'ignore' });
+    childProcess().execFileSync('nft', ['--version'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -88,7 +88,7 @@ export function nftAvailable(): boolean {
 
 export function applyNft(script: string, what: string): void {
   try {
-    execFileSync('nft', ['-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'], encoding: 'utf8' });
+    childProcess().execFileSync('nft', ['-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'], encoding: 'utf8' });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
     if (err.code === 'ENOENT') throw new TsrunError(`${what}: nft is not installed (Debian's nftables package is needed for published ports and masquerade)`);

@@ -2,7 +2,7 @@
 // asks for it): slirp4netns, from Debian's package of that name, gives the
 // container's own network namespace a tap device with NAT to the host, as
 // rootless podman does. 10.0.2.2 inside reaches the host's loopback.
-import { spawn } from 'node:child_process';
+import { childProcess } from '../runtime/node-lazy';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ConfigError, TsrunError } from '../errors';
@@ -19,7 +19,7 @@ export function slirpBinary(): string {
  * until the container is deleted. */
 export async function startSlirp(initPid: number): Promise<number> {
   const bin = slirpBinary();
-  const child = spawn(bin, ['--configure', '--mtu=65520', '--ready-fd=3', String(initPid), 'tap0'], {
+  const child = childProcess().spawn(bin, ['--configure', '--mtu=65520', '--ready-fd=3', String(initPid), 'tap0'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     detached: true,
   });

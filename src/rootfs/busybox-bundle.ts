@@ -1,7 +1,7 @@
 // A self-contained OCI bundle built from the host's static busybox (Debian's
 // busybox-static): the demo's default bundle, and the tests' and benchmark's.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { childProcess } from '../runtime/node-lazy';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { defaultSpec } from '../oci/defaults';
@@ -28,7 +28,7 @@ export function makeBusyboxBundle(dir: string, opts: { args?: string[]; mutate?:
   chmodSync(join(rootfs, 'tmp'), 0o1777);
   copyFileSync(busybox, join(rootfs, 'bin/busybox'));
   chmodSync(join(rootfs, 'bin/busybox'), 0o755);
-  const applets = execFileSync(busybox, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const applets = childProcess().execFileSync(busybox, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   for (const a of applets) {
     const p = join(rootfs, a);
     if (a === 'bin/busybox' || existsSync(p)) continue;

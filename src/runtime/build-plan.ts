@@ -45,11 +45,10 @@ export interface PlanInput {
 const PER_LINUX = 0x0000;
 const PER_LINUX32 = 0x0008;
 
-let lastCapCache: number | undefined;
+// Read every time, not cached: a cache would end up in the startup
+// snapshot, built on another boot (maybe of another kernel).
 function lastCap(): number {
-  // Read once per process: the kernel's value never changes while we run.
-  lastCapCache ??= Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
-  return lastCapCache;
+  return Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
 }
 
 export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan; idmapSources: IdmapSource[] } {

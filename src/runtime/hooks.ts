@@ -1,7 +1,7 @@
 // Hooks that run in the runtime's namespace (prestart, createRuntime,
 // poststart, poststop) are started from here; createContainer and
 // startContainer run inside the container and are plan steps instead.
-import { spawn } from 'node:child_process';
+import { childProcess } from './node-lazy';
 import { HookError } from '../errors';
 import type { Hook, HookName, State } from '../oci/types';
 import { Op, type Plan, str, strv, u64 } from './plan';
@@ -19,7 +19,7 @@ export function runHook(name: HookName, index: number, hook: Hook, state: State)
   const label = `${name} hook #${index} (${hook.path})`;
   return new Promise((resolve, reject) => {
     const args = hook.args ?? [hook.path];
-    const child = spawn(hook.path, args.slice(1), {
+    const child = childProcess().spawn(hook.path, args.slice(1), {
       argv0: args[0] ?? hook.path,
       env: envObject(hook.env),
       stdio: ['pipe', 'inherit', 'inherit'],

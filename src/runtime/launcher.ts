@@ -1,7 +1,8 @@
 // Starts the native init with a plan and speaks its control protocol:
 //   Node -> init: the plan; later GO (+ the state JSON hooks get on stdin)
 //   init -> Node: PID (from stage 0), then READY or ERROR(step, errno)
-import { spawn, type ChildProcess, type IOType } from 'node:child_process';
+import type { ChildProcess, IOType } from 'node:child_process';
+import { childProcess } from './node-lazy';
 import { closeSync, existsSync } from 'node:fs';
 import { sendWithFds } from './libc';
 import { join } from 'node:path';
@@ -87,7 +88,7 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   stdio.push('pipe'); // a unix socketpair in libuv: our control channel
   for (const fd of opts.extraFds ?? []) stdio.push(fd);
   mark('spawn init');
-  const child = spawn(initBinary(), [String(ctrlIndex), String(opts.extraFds?.length ?? 0)], { stdio, env: {} });
+  const child = childProcess().spawn(initBinary(), [String(ctrlIndex), String(opts.extraFds?.length ?? 0)], { stdio, env: {} });
   mark('spawned');
   const ctrl = child.stdio[ctrlIndex] as Duplex;
   const exited = new Promise<number>((resolve) => {

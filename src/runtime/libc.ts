@@ -21,8 +21,11 @@ let libcHandle: ReturnType<Koffi['load']> | undefined;
 const funcs = new Map<string, unknown>();
 
 function koffi(): Koffi {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  koffiModule ??= require('koffi') as Koffi;
+  // Resolved from this file's place (dist/ of the checkout): in the startup
+  // snapshot the plain `require` only knows Node's built-in modules.
+  // (node:module itself is required here too: a snapshot should not hold it.)
+  const { createRequire } = require('node:module') as typeof import('node:module');
+  koffiModule ??= createRequire(__filename)('koffi') as Koffi;
   return koffiModule;
 }
 

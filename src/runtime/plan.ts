@@ -99,50 +99,67 @@ export class Plan {
     return this.steps[index]?.what ?? `step ${index}`;
   }
 
-  /** u32 total length, then per step: u32 op, u32 payload length, payload. */
+  /** u32 total length, then per step: u32 op, u32 payload length, payload.
+   * One buffer, sized first: this runs on every create and exec. */
   encode(): Buffer {
-    const parts: Buffer[] = [];
-    for (const step of this.steps) {
-      const payload = Buffer.concat(step.fields.map(encodeField));
-      const head = Buffer.alloc(8);
-      head.writeUInt32LE(step.op, 0);
-      head.writeUInt32LE(payload.length, 4);
-      parts.push(head, payload);
+    const encoded = this.steps.map((step) => ({ op: step.op, fields: step.fields.map(fieldBytes) }));
+    let total = 4;
+    for (const e of encoded) total += 8 + e.fields.reduce((n, f) => n + fieldSize(f), 0);
+    const w = new Writer(Buffer.allocUnsafe(total));
+    w.u32(total - 4);
+    for (const e of encoded) {
+      w.u32(e.op);
+      w.u32(e.fields.reduce((n, f) => n + fieldSize(f), 0));
+      for (const f of e.fields) writeField(w, f);
     }
-    const body = Buffer.concat(parts);
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(body.length, 0);
-    return Buffer.concat([len, body]);
+    return w.buf;
   }
 }
 
-function encodeStr(s: string): Buffer {
-  const bytes = Buffer.from(s + '\0', 'utf8');
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(bytes.length, 0);
-  return Buffer.concat([head, bytes]);
+/** A field with its strings already turned into NUL-terminated bytes. */
+type Encoded = { u64: bigint } | { u32: number } | { blob: Buffer } | { list: Buffer[] };
+
+const nulTerminated = (s: string): Buffer => Buffer.from(s + '\0', 'utf8');
+
+function fieldBytes(f: Field): Encoded {
+  if ('u64' in f) return { u64: BigInt.asUintN(64, BigInt(f.u64)) };
+  if ('u32' in f) return { u32: f.u32 };
+  if ('str' in f) return { blob: nulTerminated(f.str) };
+  if ('strv' in f) return { list: f.strv.map(nulTerminated) };
+  return { blob: f.bytes };
 }
 
-function encodeField(f: Field): Buffer {
-  if ('u64' in f) {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(f.u64)), 0);
-    return b;
+function fieldSize(f: Encoded): number {
+  if ('u64' in f) return 8;
+  if ('u32' in f) return 4;
+  if ('blob' in f) return 4 + f.blob.length;
+  return 4 + f.list.reduce((n, b) => n + 4 + b.length, 0);
+}
+
+function writeField(w: Writer, f: Encoded): void {
+  if ('u64' in f) w.u64(f.u64);
+  else if ('u32' in f) w.u32(f.u32);
+  else if ('blob' in f) w.blob(f.blob);
+  else {
+    w.u32(f.list.length);
+    for (const b of f.list) w.blob(b);
   }
-  if ('u32' in f) {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(f.u32, 0);
-    return b;
+}
+
+class Writer {
+  private at = 0;
+  constructor(readonly buf: Buffer) {}
+  u32(v: number): void {
+    this.at = this.buf.writeUInt32LE(v >>> 0, this.at);
   }
-  if ('str' in f) return encodeStr(f.str);
-  if ('strv' in f) {
-    const head = Buffer.alloc(4);
-    head.writeUInt32LE(f.strv.length, 0);
-    return Buffer.concat([head, ...f.strv.map(encodeStr)]);
+  u64(v: bigint): void {
+    this.at = this.buf.writeBigUInt64LE(v, this.at);
   }
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(f.bytes.length, 0);
-  return Buffer.concat([head, f.bytes]);
+  /** u32 length, then the bytes. */
+  blob(b: Buffer): void {
+    this.u32(b.length);
+    this.at += b.copy(this.buf, this.at);
+  }
 }
 
 export const u64 = (v: number | bigint): Field => ({ u64: v });

@@ -1,0 +1,68 @@
+// Work done while `npm run build` makes the startup snapshot: V8 compiles a
+// function on its first call, and what was compiled here is in the snapshot,
+// so a container operation does not pay for compiling it again. Only pure
+// work and files in a temporary directory: nothing about this host may be
+// kept (the snapshot runs on later boots, maybe of another kernel), and
+// nothing may load koffi or node:child_process, which a snapshot cannot hold.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCgroupMounts } from '../src/cgroups/hierarchy';
+import { CgroupManager } from '../src/cgroups/manager';
+import { defaultSpec } from '../src/oci/defaults';
+import { parseConfig } from '../src/oci/validate';
+import { buildExecPlan, buildInitPlan } from '../src/runtime/build-plan';
+import { claimDir, OCI_VERSION, readState, removeDir, writeState } from '../src/runtime/state';
+import { compileSeccomp } from '../src/seccomp/compile';
+import { defaultProfile } from '../src/seccomp/default-profile';
+import { main } from './tsrun';
+
+const LAYOUT = [
+  '32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct',
+  '39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids',
+  '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+].join('\n');
+
+export async function warmUp(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsrun-warm-up-'));
+  try {
+    for (let i = 0; i < 3; i++) {
+      const spec = parseConfig(JSON.stringify(defaultSpec()), 'config.json');
+      spec.process!.terminal = false;
+      const seccomp = compileSeccomp(defaultProfile());
+      const cgroups = parseCgroupMounts(LAYOUT);
+      const cg = new CgroupManager(cgroups, '/tsrun/warm-up');
+      const input = {
+        spec,
+        bundle: dir,
+        rootfs: join(dir, 'rootfs'),
+        fifo: join(dir, 'state', 'exec.fifo'),
+        preserveFds: 0,
+        noPivot: false,
+        noNewKeyring: false,
+        relay: true,
+        id: 'warm-up',
+        cgroups,
+        cgroupPath: cg.path,
+        cgroupTargets: cg.targets(),
+        warn: () => {},
+        seccomp: { program: seccomp.program, flags: seccomp.flags },
+      };
+      buildInitPlan(input).plan.encode();
+      buildExecPlan({ process: spec.process!, initPid: process.pid, spec, preserveFds: 0, relay: true, warn: () => {} }).encode();
+
+      const root = join(dir, 'root');
+      const stateDir = claimDir(root, 'warm-up');
+      const state = { ociVersion: OCI_VERSION, id: 'warm-up', pid: 0, pidStartTime: 0, bundle: dir, rootfs: input.rootfs, created: new Date().toISOString(), phase: 'creating' as const, cgroupPath: cg.path, owner: 0, config: spec };
+      writeState(stateDir, state);
+      readState(root, 'warm-up');
+      removeDir(stateDir);
+      // The command line: flag parsing and dispatch, quietly.
+      await main(['--root', root, 'delete', '--force', 'warm-up']);
+      rmSync(join(dir, 'config.json'), { force: true });
+      await main(['spec', '--bundle', dir]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

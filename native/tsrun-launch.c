@@ -1,0 +1,119 @@
+/* tsrun-launch: the `tsrun` command (bin/tsrun links here). It only picks
+ * how to start Node; everything tsrun does is in the TypeScript it runs.
+ *
+ * Fast path: Node with the startup snapshot `npm run build` made
+ * (dist/tsrun.blob), which holds tsrun's code already loaded and compiled.
+ * A snapshot only loads into the Node binary that built it, so the build
+ * records that binary's identity in dist/tsrun.launch; when it no longer
+ * matches (Node was upgraded, the checkout moved) we take the slow path:
+ * Node loading dist/tsrun.js through cmd/launch.cjs.
+ *
+ * dist/tsrun.launch, one item a line:
+ *   the checkout's root, the Node binary, "dev ino size mtime" of it,
+ *   then the arguments to give Node before ours. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_NODE_ARGS 16
+
+static char info[8192];
+
+/* Splits info into lines; returns the count. */
+static int read_lines(const char *path, char **lines, int max)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(info, 1, sizeof(info) - 1, f);
+	fclose(f);
+	info[n] = '\0';
+	int count = 0;
+	for (char *p = info; *p && count < max;) {
+		char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = '\0';
+		lines[count++] = p;
+		p = nl + 1;
+	}
+	return count;
+}
+
+static int same_binary(const char *node, const char *identity)
+{
+	struct stat st;
+	if (stat(node, &st) < 0)
+		return 0;
+	char now[128];
+	snprintf(now, sizeof(now), "%llu %llu %lld %lld", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+		 (long long)st.st_size, (long long)st.st_mtime);
+	return strcmp(now, identity) == 0;
+}
+
+int main(int argc, char **argv)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len < 0) {
+		fprintf(stderr, "tsrun: cannot find the tsrun checkout (/proc/self/exe: %s)\n", strerror(errno));
+		return 127;
+	}
+	self[len] = '\0';
+	/* self is <root>/native/build/tsrun-launch */
+	char root[PATH_MAX];
+	snprintf(root, sizeof(root), "%s", self);
+	for (int up = 0; up < 3; up++) {
+		char *slash = strrchr(root, '/');
+		if (!slash) {
+			fprintf(stderr, "tsrun: unexpected location of the launcher: %s\n", self);
+			return 127;
+		}
+		*slash = '\0';
+	}
+
+	/* tsrun makes no TLS connections, and Node reads this file of extra CA
+	 * certificates at every start-up: about 80 ms on hosts that set it. */
+	unsetenv("NODE_EXTRA_CA_CERTS");
+
+	char infopath[PATH_MAX + 32];
+	snprintf(infopath, sizeof(infopath), "%s/dist/tsrun.launch", root);
+	char *lines[3 + MAX_NODE_ARGS];
+	int n = getenv("TSRUN_NO_SNAPSHOT") ? 0 : read_lines(infopath, lines, 3 + MAX_NODE_ARGS);
+	if (n >= 3 && strcmp(lines[0], root) == 0 && same_binary(lines[1], lines[2])) {
+		char **args = calloc((size_t)(argc + n + 1), sizeof(char *));
+		if (!args)
+			return 127;
+		int k = 0;
+		args[k++] = lines[1];
+		for (int i = 3; i < n; i++)
+			args[k++] = lines[i];
+		args[k++] = self; /* process.argv[1], as for a script */
+		for (int i = 1; i < argc; i++)
+			args[k++] = argv[i];
+		args[k] = NULL;
+		execv(lines[1], args);
+		/* fall through to the slow path */
+	}
+
+	char script[PATH_MAX + 32];
+	snprintf(script, sizeof(script), "%s/cmd/launch.cjs", root);
+	char **args = calloc((size_t)argc + 3, sizeof(char *));
+	if (!args)
+		return 127;
+	/* The Node the build used, if it is still there (containerd may give
+	 * us a PATH without it); else whichever `node` the PATH has. */
+	const char *node = n >= 2 && access(lines[1], X_OK) == 0 ? lines[1] : "node";
+	args[0] = (char *)node;
+	args[1] = script;
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	execvp(node, args);
+	fprintf(stderr, "tsrun: cannot start node: %s\n", strerror(errno));
+	return 127;
+}
