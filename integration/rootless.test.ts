@@ -39,7 +39,7 @@ let userTsrun = TSRUN;
 function installForUsers(): void {
   const app = join(sb.dir, 'app');
   for (const part of ['bin', 'cmd/launch.cjs', 'dist', 'native/build', 'node_modules/koffi']) {
-    cpSync(join(REPO, part), join(app, part), { recursive: true });
+    cpSync(join(REPO, part), join(app, part), { recursive: true, verbatimSymlinks: true });
   }
   spawnSync('chmod', ['-R', 'a+rX', app]);
   userTsrun = join(app, 'bin/tsrun');

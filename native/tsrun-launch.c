@@ -56,6 +56,19 @@ static int same_binary(const char *node, const char *identity)
 	return strcmp(now, identity) == 0;
 }
 
+/* Node refuses a snapshot (and exits) when V8's flags differ from the
+ * build's, which NODE_OPTIONS can do (--max-old-space-size, --expose-gc, ...). */
+static int snapshot_allowed(void)
+{
+	const char *vars[] = {"TSRUN_NO_SNAPSHOT", "NODE_OPTIONS", "NODE_V8_COVERAGE"};
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v)
+			return 0;
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	char self[PATH_MAX];
@@ -84,8 +97,8 @@ int main(int argc, char **argv)
 	char infopath[PATH_MAX + 32];
 	snprintf(infopath, sizeof(infopath), "%s/dist/tsrun.launch", root);
 	char *lines[3 + MAX_NODE_ARGS];
-	int n = getenv("TSRUN_NO_SNAPSHOT") ? 0 : read_lines(infopath, lines, 3 + MAX_NODE_ARGS);
-	if (n >= 3 && strcmp(lines[0], root) == 0 && same_binary(lines[1], lines[2])) {
+	int n = read_lines(infopath, lines, 3 + MAX_NODE_ARGS);
+	if (n >= 3 && strcmp(lines[0], root) == 0 && same_binary(lines[1], lines[2]) && snapshot_allowed()) {
 		char **args = calloc((size_t)(argc + n + 1), sizeof(char *));
 		if (!args)
 			return 127;
