@@ -25,7 +25,7 @@ async function observe(bin: string, env: NodeJS.ProcessEnv): Promise<{ code: num
 
 describe('the tsrun launcher', () => {
   it('starts Node with the startup snapshot, without NODE_EXTRA_CA_CERTS (tsrun makes no TLS connections)', async () => {
-    const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
     delete env.NODE_OPTIONS;
     const o = await observe(TSRUN, env);
     expect(o.code).toBe(0);

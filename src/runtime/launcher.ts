@@ -3,7 +3,7 @@
 //   init -> Node: PID (from stage 0), then READY or ERROR(step, errno)
 import type { ChildProcess, IOType } from 'node:child_process';
 import { childProcess } from './node-lazy';
-import { closeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, writeSync } from 'node:fs';
 import { sendWithFds } from './libc';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
@@ -100,7 +100,8 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   );
 
   const reader = new MessageReader(ctrl);
-  ctrl.write(plan.encode());
+  const writer = new ControlWriter(ctrl);
+  writer.write(plan.encode());
 
   const fail = (m: { step: number; err: number; val: number }): never => {
     const what = plan.describe(m.step);
@@ -131,16 +132,16 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   go.writeUInt32LE(payload.length, 12);
   if (parts.fds?.length) {
     // fds travel with the GO header (SCM_RIGHTS); the payload follows.
-    const fd = (ctrl as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (fd === undefined || fd < 0) throw new TsrunError('cannot pass file descriptors: no control socket fd');
+    const fd = writer.fd;
+    if (fd === undefined) throw new TsrunError('cannot pass file descriptors: no control socket fd');
     try {
       sendWithFds(fd, go, parts.fds);
     } finally {
       for (const f of parts.fds) closeSync(f);
     }
-    ctrl.write(payload);
+    writer.write(payload);
   } else {
-    ctrl.write(Buffer.concat([go, payload]));
+    writer.write(Buffer.concat([go, payload]));
   }
 
   const second = await reader.next();
@@ -149,6 +150,34 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   if (second.type !== Msg.READY) throw new TsrunError(`native init protocol error: unexpected message ${second.type}`);
   ctrl.destroy();
   return { pid, stage0: child, exited };
+}
+
+/** Writes to the control socket directly while it takes everything at once
+ * (plans are far smaller than a socket's buffer): the stream machinery costs
+ * about a millisecond when it first runs. Falls back to the stream for good
+ * once a write would block, which keeps the order. */
+class ControlWriter {
+  readonly fd: number | undefined;
+  private viaStream = false;
+
+  constructor(private readonly stream: Duplex) {
+    const fd = (stream as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    this.fd = fd !== undefined && fd >= 0 ? fd : undefined;
+  }
+
+  write(data: Buffer): void {
+    if (!this.viaStream && this.fd !== undefined) {
+      try {
+        const n = writeSync(this.fd, data);
+        if (n === data.length) return;
+        data = data.subarray(n);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+    }
+    this.viaStream = true;
+    this.stream.write(data);
+  }
 }
 
 function lengthPrefixed(text: string): Buffer {

@@ -117,16 +117,15 @@ export class Plan {
 }
 
 /** A field with its strings already turned into NUL-terminated bytes. */
-type Encoded = { u64: bigint } | { u32: number } | { blob: Buffer } | { list: Buffer[] };
+type Encoded = { u64: number | bigint } | { u32: number } | { blob: Buffer } | { list: Buffer[] };
 
 const nulTerminated = (s: string): Buffer => Buffer.from(s + '\0', 'utf8');
 
 function fieldBytes(f: Field): Encoded {
-  if ('u64' in f) return { u64: BigInt.asUintN(64, BigInt(f.u64)) };
-  if ('u32' in f) return { u32: f.u32 };
   if ('str' in f) return { blob: nulTerminated(f.str) };
   if ('strv' in f) return { list: f.strv.map(nulTerminated) };
-  return { blob: f.bytes };
+  if ('bytes' in f) return { blob: f.bytes };
+  return f;
 }
 
 function fieldSize(f: Encoded): number {
@@ -146,14 +145,31 @@ function writeField(w: Writer, f: Encoded): void {
   }
 }
 
+const TWO_32 = 2 ** 32;
+
 class Writer {
   private at = 0;
   constructor(readonly buf: Buffer) {}
   u32(v: number): void {
-    this.at = this.buf.writeUInt32LE(v >>> 0, this.at);
+    const b = this.buf;
+    const at = this.at;
+    b[at] = v & 0xff;
+    b[at + 1] = (v >>> 8) & 0xff;
+    b[at + 2] = (v >>> 16) & 0xff;
+    b[at + 3] = (v >>> 24) & 0xff;
+    this.at = at + 4;
   }
-  u64(v: bigint): void {
-    this.at = this.buf.writeBigUInt64LE(v, this.at);
+  /** Two's complement for negative values, as the native side reads them.
+   * Plain numbers avoid BigInt, which is slow in code run once. */
+  u64(v: number | bigint): void {
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) {
+      this.u32(v % TWO_32);
+      this.u32(Math.floor(v / TWO_32));
+      return;
+    }
+    const n = BigInt.asUintN(64, BigInt(v));
+    this.u32(Number(n & 0xffffffffn));
+    this.u32(Number(n >> 32n));
   }
   /** u32 length, then the bytes. */
   blob(b: Buffer): void {

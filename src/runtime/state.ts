@@ -144,7 +144,7 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, timeout
       await new Promise((r) => setTimeout(r, 5));
       continue;
     }
-    writeSync(fd, `${process.pid} ${procStat(process.pid)?.startTime ?? 0}`);
+    writeSync(fd, `${process.pid} ${ownStartTime()}`);
     closeSync(fd);
     try {
       return await fn();
@@ -156,6 +156,14 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, timeout
       }
     }
   }
+}
+
+let own: { pid: number; start: number } | undefined;
+/** This process's start time, read once (keyed by pid: a startup snapshot
+ * carries module state over from the process that built it). */
+function ownStartTime(): number {
+  if (own?.pid !== process.pid) own = { pid: process.pid, start: procStat(process.pid)?.startTime ?? 0 };
+  return own.start;
 }
 
 function breakStaleLock(lock: string): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildInitPlan, type PlanInput } from '../../src/runtime/build-plan';
 import { defaultSpec } from '../../src/oci/defaults';
-import { NO_SLOT, Op, T } from '../../src/runtime/plan';
+import { NO_SLOT, Op, Plan, str, T, u32, u64 } from '../../src/runtime/plan';
 import { parseCgroupMounts } from '../../src/cgroups/hierarchy';
 import { ConfigError } from '../../src/errors';
 import type { Spec } from '../../src/oci/types';
@@ -186,4 +186,26 @@ describe('buildInitPlan', () => {
     expect(off).toBe(buf.length);
     expect(n).toBe(plan.steps.length);
   });
+
+  it('encodes u64 fields as little-endian two\'s complement, from numbers and bigints alike', () => {
+    const p = new Plan().add(Op.SETID, 'x', u64(5), u64(2 ** 40 + 7), u64(-1), u64(0xffffffff), u64((1n << 63n) | 3n), u32(9), str('ab'), { strv: ['c', ''] });
+    const b = p.encode();
+    let off = 12;
+    const next64 = () => {
+      const v = b.readBigUInt64LE(off);
+      off += 8;
+      return v;
+    };
+    expect(next64()).toBe(5n);
+    expect(next64()).toBe(2n ** 40n + 7n);
+    expect(next64()).toBe(2n ** 64n - 1n);
+    expect(next64()).toBe(0xffffffffn);
+    expect(next64()).toBe((1n << 63n) | 3n);
+    expect(b.readUInt32LE(off)).toBe(9);
+    expect(b.subarray(off + 4, off + 4 + 4 + 3)).toEqual(Buffer.from([3, 0, 0, 0, 0x61, 0x62, 0]));
+    off += 11;
+    expect(b.subarray(off)).toEqual(Buffer.from([2, 0, 0, 0, 2, 0, 0, 0, 0x63, 0, 1, 0, 0, 0, 0]));
+    expect(b.readUInt32LE(8)).toBe(b.length - 12);
+  });
 });
+
