@@ -46,15 +46,26 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-// Interleave the three so machine noise hits them alike.
-const samples = { node: [], tsrun: [], runc: [] };
+// The floor is Node's start-up in the environment tsrun starts Node in. The
+// tsrun command drops NODE_EXTRA_CA_CERTS (it makes no TLS connections, and
+// Node reads that file at every start: ~80 ms on hosts that set it), so the
+// floor is measured without it too: tsrun's own time is what tsrun adds to
+// Node, not what the caller's environment costs.
+const floorEnv = { ...process.env };
+delete floorEnv.NODE_EXTRA_CA_CERTS;
+const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+
+// Interleave them so machine noise hits them alike.
+const samples = { node: [], nodeCa: [], tsrun: [], runc: [] };
 for (let i = 0; i < RUNS + 3; i++) {
   const warm = i < 3;
-  const n = time('node', ['-e', '0']);
+  const n = time('node', ['-e', '0'], { env: floorEnv });
+  const nCa = extraCa ? time('node', ['-e', '0']) : NaN;
   const t = time(tsrun, ['--root', root, 'run', '--bundle', bundle, `b${i}`]);
   const r = runc ? time(runc, ['--root', join(work, 'runc'), 'run', '--bundle', bundle, `r${i}`]) : NaN;
   if (!warm) {
     samples.node.push(n);
+    samples.nodeCa.push(nCa);
     samples.tsrun.push(t);
     samples.runc.push(r);
   }
@@ -64,8 +75,11 @@ const mTs = median(samples.tsrun);
 const mRunc = median(samples.runc);
 const own = mTs - mNode;
 const f = (x) => x.toFixed(1).padStart(7);
-console.log(`runs: ${RUNS} each, interleaved`);
-console.log(`node -e 0            median ${f(mNode)} ms   (the floor: Node start-up)`);
+const launch = join(repo, 'dist/tsrun.launch');
+const startup = existsSync(launch) && !process.env.NODE_OPTIONS ? 'startup snapshot' : 'bundle (no snapshot)';
+console.log(`runs: ${RUNS} each, interleaved; tsrun starts from its ${startup}`);
+console.log(`node -e 0            median ${f(mNode)} ms   (the floor: Node start-up, without NODE_EXTRA_CA_CERTS)`);
+if (extraCa) console.log(`node -e 0 + CA file   median ${f(median(samples.nodeCa))} ms   (with this shell's NODE_EXTRA_CA_CERTS, which tsrun drops)`);
 console.log(`tsrun run true       median ${f(mTs)} ms`);
 console.log(`runc run true        median ${f(mRunc)} ms`);
 console.log(`tsrun own time       ${f(own)} ms   = tsrun - node floor`);

@@ -4,7 +4,7 @@
 // work and files in a temporary directory: nothing about this host may be
 // kept (the snapshot runs on later boots, maybe of another kernel), and
 // nothing may load koffi or node:child_process, which a snapshot cannot hold.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCgroupMounts } from '../src/cgroups/hierarchy';
@@ -57,12 +57,31 @@ export async function warmUp(): Promise<void> {
       writeState(stateDir, state);
       readState(root, 'warm-up');
       removeDir(stateDir);
-      // The command line: flag parsing and dispatch, quietly.
-      await main(['--root', root, 'delete', '--force', 'warm-up']);
+      // The command line: each command parses its flags and fails early
+      // (no rootfs, no such container), which compiles its handler and the
+      // Runtime method behind it. Errors are expected: muted.
       rmSync(join(dir, 'config.json'), { force: true });
       await main(['spec', '--bundle', dir]);
+      // No terminal: a pty needs koffi.
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+      await quietly(async () => {
+        for (const cmd of [['run', '--bundle', dir], ['create', '--bundle', dir], ['start'], ['state'], ['kill'], ['delete']]) {
+          const [name, ...flags] = cmd;
+          await main(['--root', root, name!, ...flags, 'warm-up']);
+        }
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function quietly(fn: () => Promise<void>): Promise<void> {
+  const write = process.stderr.write;
+  process.stderr.write = () => true;
+  try {
+    await fn();
+  } finally {
+    process.stderr.write = write;
   }
 }
