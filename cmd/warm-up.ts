@@ -12,7 +12,7 @@ import { CgroupManager } from '../src/cgroups/manager';
 import { defaultSpec } from '../src/oci/defaults';
 import { parseConfig } from '../src/oci/validate';
 import { buildExecPlan, buildInitPlan } from '../src/runtime/build-plan';
-import { claimDir, OCI_VERSION, readState, removeDir, writeState } from '../src/runtime/state';
+import { claimDir, OCI_VERSION, procStat, readState, removeDir, writeState } from '../src/runtime/state';
 import { compileSeccomp } from '../src/seccomp/compile';
 import { defaultProfile } from '../src/seccomp/default-profile';
 import { main } from './tsrun';
@@ -24,6 +24,10 @@ const LAYOUT = [
 ].join('\n');
 
 export async function warmUp(): Promise<void> {
+  // node:child_process cannot be in a snapshot yet, but most of what it
+  // loads can: net and stream (the control socket to the native init).
+  require('node:net');
+  require('node:stream');
   const dir = mkdtempSync(join(tmpdir(), 'tsrun-warm-up-'));
   try {
     for (let i = 0; i < 3; i++) {
@@ -56,6 +60,7 @@ export async function warmUp(): Promise<void> {
       const state = { ociVersion: OCI_VERSION, id: 'warm-up', pid: 0, pidStartTime: 0, bundle: dir, rootfs: input.rootfs, created: new Date().toISOString(), phase: 'creating' as const, cgroupPath: cg.path, owner: 0, config: spec };
       writeState(stateDir, state);
       readState(root, 'warm-up');
+      procStat(process.pid);
       removeDir(stateDir);
       // The command line: each command parses its flags and fails early
       // (no rootfs, no such container), which compiles its handler and the

@@ -87,7 +87,6 @@ export class CgroupManager {
       this.signalAll(9);
       let busy = false;
       for (const { dir } of this.dirs()) {
-        if (!existsSync(dir)) continue;
         try {
           removeTree(dir);
         } catch (e) {
@@ -112,7 +111,18 @@ function rank(h: Hierarchy): number {
   return 2;
 }
 
+/** rmdir of a cgroup, children first. A cgroup's control files do not
+ * count: only child cgroups make rmdir fail with ENOTEMPTY, so the directory
+ * is listed only then (listing every controller's files costs ~1 ms). */
 function removeTree(dir: string): void {
+  try {
+    rmdirSync(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'ENOTEMPTY') throw e;
+  }
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) removeTree(join(dir, entry.name));
   }

@@ -81,7 +81,23 @@ export function ctrlFdNumber(preserveFds: number): number {
   return 3 + preserveFds;
 }
 
+export type SpawnOptions = Omit<LaunchOptions, 'onPid'>;
+
+/** A native init started ahead of its plan: it waits for it on the control
+ * socket, so its start-up overlaps the runtime's own work. */
+export interface PendingInit {
+  /** Sends the plan and drives the init to READY. */
+  run(plan: Plan, onPid: LaunchOptions['onPid']): Promise<Launched>;
+  /** Ends an init that will get no plan (bad config found meanwhile): it
+   * sees the socket close before reading anything and exits. */
+  abort(): void;
+}
+
 export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launched> {
+  return spawnInit(opts).run(plan, opts.onPid);
+}
+
+export function spawnInit(opts: SpawnOptions): PendingInit {
   const ctrlIndex = ctrlFdNumber(opts.preserveFds);
   const stdio: StdioEntry[] = [...opts.stdio];
   for (let i = 0; i < opts.preserveFds; i++) stdio.push(3 + i);
@@ -98,9 +114,24 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   const spawnError = new Promise<never>((_, reject) =>
     child.once('error', (e) => reject(new TsrunError(`cannot start the native init ${initBinary()}: ${e.message}`))),
   );
-
+  spawnError.catch(() => {}); // observed in run(); an aborted init's error is nobody's
   const reader = new MessageReader(ctrl);
   const writer = new ControlWriter(ctrl);
+  return {
+    run: (plan, onPid) => drive(plan, onPid, { child, ctrl, exited, spawnError, reader, writer }),
+    abort: () => {
+      ctrl.destroy();
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+async function drive(
+  plan: Plan,
+  onPid: LaunchOptions['onPid'],
+  io: { child: ChildProcess; ctrl: Duplex; exited: Promise<number>; spawnError: Promise<never>; reader: MessageReader; writer: ControlWriter },
+): Promise<Launched> {
+  const { child, ctrl, exited, spawnError, reader, writer } = io;
   writer.write(plan.encode());
 
   const fail = (m: { step: number; err: number; val: number }): never => {
@@ -124,7 +155,7 @@ export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launc
   if (first.type !== Msg.PID) throw new TsrunError(`native init protocol error: unexpected message ${first.type}`);
   const pid = first.val;
 
-  const parts = await opts.onPid(pid);
+  const parts = await onPid(pid);
   const payload = Buffer.concat([lengthPrefixed(parts.state ?? ''), lengthPrefixed(parts.agent ?? '')]);
   mark('GO');
   const go = Buffer.alloc(MSG_SIZE);

@@ -100,56 +100,99 @@ export class Plan {
   }
 
   /** u32 total length, then per step: u32 op, u32 payload length, payload.
-   * One buffer, sized first: this runs on every create and exec. */
+   * One buffer, sized first, and every string of the plan turned into bytes
+   * by one call: this runs cold on every create and exec. */
   encode(): Buffer {
-    const encoded = this.steps.map((step) => ({ op: step.op, fields: step.fields.map(fieldBytes) }));
-    let total = 4;
-    for (const e of encoded) total += 8 + e.fields.reduce((n, f) => n + fieldSize(f), 0);
-    const w = new Writer(Buffer.allocUnsafe(total));
+    const strings = new StringTable();
+    for (const step of this.steps) for (const f of step.fields) strings.collect(f);
+    strings.seal();
+    const sizes = this.steps.map((step) => step.fields.reduce((n, f) => n + fieldSize(f, strings), 0));
+    const total = 4 + sizes.reduce((n, size) => n + 8 + size, 0);
+    const w = new Writer(Buffer.allocUnsafe(total), strings);
     w.u32(total - 4);
-    for (const e of encoded) {
-      w.u32(e.op);
-      w.u32(e.fields.reduce((n, f) => n + fieldSize(f), 0));
-      for (const f of e.fields) writeField(w, f);
-    }
+    this.steps.forEach((step, i) => {
+      w.u32(step.op);
+      w.u32(sizes[i]!);
+      for (const f of step.fields) w.field(f);
+    });
     return w.buf;
   }
 }
 
-/** A field with its strings already turned into NUL-terminated bytes. */
-type Encoded = { u64: number | bigint } | { u32: number } | { blob: Buffer } | { list: Buffer[] };
+/** The plan's strings, NUL-terminated, in one buffer; handed out in the
+ * order they were collected. */
+class StringTable {
+  private readonly list: string[] = [];
+  private bytes = Buffer.alloc(0);
+  private starts: number[] = [];
+  private next = 0;
 
-const nulTerminated = (s: string): Buffer => Buffer.from(s + '\0', 'utf8');
+  collect(f: Field): void {
+    if ('str' in f) this.list.push(f.str);
+    else if ('strv' in f) this.list.push(...f.strv);
+  }
 
-function fieldBytes(f: Field): Encoded {
-  if ('str' in f) return { blob: nulTerminated(f.str) };
-  if ('strv' in f) return { list: f.strv.map(nulTerminated) };
-  if ('bytes' in f) return { blob: f.bytes };
-  return f;
+  seal(): void {
+    const joined = this.list.join('\0') + '\0';
+    this.bytes = Buffer.from(joined, 'utf8');
+    // ASCII (the usual case): byte offsets are character offsets.
+    const ascii = this.bytes.length === joined.length;
+    let at = 0;
+    for (const s of this.list) {
+      this.starts.push(at);
+      at += (ascii ? s.length : Buffer.byteLength(s, 'utf8')) + 1;
+    }
+    this.starts.push(at);
+  }
+
+  /** Byte length (with its NUL) of the i-th string. */
+  size(i: number): number {
+    return this.starts[i + 1]! - this.starts[i]!;
+  }
+
+  /** The next string's bytes, with its NUL. */
+  take(): Buffer {
+    const i = this.next++;
+    return this.bytes.subarray(this.starts[i]!, this.starts[i + 1]!);
+  }
+
+  /** Sizes are asked in collection order too. */
+  private sized = 0;
+  nextSize(): number {
+    return this.size(this.sized++);
+  }
 }
 
-function fieldSize(f: Encoded): number {
+function fieldSize(f: Field, strings: StringTable): number {
   if ('u64' in f) return 8;
   if ('u32' in f) return 4;
-  if ('blob' in f) return 4 + f.blob.length;
-  return 4 + f.list.reduce((n, b) => n + 4 + b.length, 0);
-}
-
-function writeField(w: Writer, f: Encoded): void {
-  if ('u64' in f) w.u64(f.u64);
-  else if ('u32' in f) w.u32(f.u32);
-  else if ('blob' in f) w.blob(f.blob);
-  else {
-    w.u32(f.list.length);
-    for (const b of f.list) w.blob(b);
-  }
+  if ('str' in f) return 4 + strings.nextSize();
+  if ('bytes' in f) return 4 + f.bytes.length;
+  let n = 4;
+  for (let i = 0; i < f.strv.length; i++) n += 4 + strings.nextSize();
+  return n;
 }
 
 const TWO_32 = 2 ** 32;
 
 class Writer {
   private at = 0;
-  constructor(readonly buf: Buffer) {}
+  constructor(
+    readonly buf: Buffer,
+    private readonly strings: StringTable,
+  ) {}
+
+  field(f: Field): void {
+    if ('u64' in f) this.u64(f.u64);
+    else if ('u32' in f) this.u32(f.u32);
+    else if ('str' in f) this.blob(this.strings.take());
+    else if ('bytes' in f) this.blob(f.bytes);
+    else {
+      this.u32(f.strv.length);
+      for (let i = 0; i < f.strv.length; i++) this.blob(this.strings.take());
+    }
+  }
+
   u32(v: number): void {
     const b = this.buf;
     const at = this.at;
@@ -159,6 +202,7 @@ class Writer {
     b[at + 3] = (v >>> 24) & 0xff;
     this.at = at + 4;
   }
+
   /** Two's complement for negative values, as the native side reads them.
    * Plain numbers avoid BigInt, which is slow in code run once. */
   u64(v: number | bigint): void {
@@ -171,6 +215,7 @@ class Writer {
     this.u32(Number(n & 0xffffffffn));
     this.u32(Number(n >> 32n));
   }
+
   /** u32 length, then the bytes. */
   blob(b: Buffer): void {
     this.u32(b.length);

@@ -2,7 +2,7 @@
 // (temp file + rename), and a lock file that serialises tsrun processes
 // working on the same container. Status is derived from the kernel (is the
 // init alive, is it still waiting on the exec fifo), never trusted from disk.
-import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError, StateError, TsrunError } from '../errors';
 import type { ContainerStatus, Spec } from '../oci/types';
@@ -121,8 +121,21 @@ export function claimDir(root: string, id: string): string {
   return dir;
 }
 
+/** Removes a container's directory: its usual files by name, anything
+ * else (a crashed create's leftovers) by a recursive removal. */
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  for (const name of ['state.json', 'exec.fifo', '.lock']) {
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // not there
+    }
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** An exclusive lock on the container held by a lock file naming its owner's

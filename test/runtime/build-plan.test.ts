@@ -207,5 +207,12 @@ describe('buildInitPlan', () => {
     expect(b.subarray(off)).toEqual(Buffer.from([2, 0, 0, 0, 2, 0, 0, 0, 0x63, 0, 1, 0, 0, 0, 0]));
     expect(b.readUInt32LE(8)).toBe(b.length - 12);
   });
+
+  it('encodes non-ASCII strings by their UTF-8 bytes', () => {
+    const b = new Plan().add(Op.SETHOSTNAME, 'x', str('h\u00e9'), { strv: ['\u{1F600}', 'a'] }).encode();
+    expect(b.subarray(12)).toEqual(
+      Buffer.concat([Buffer.from([4, 0, 0, 0, 0x68, 0xc3, 0xa9, 0]), Buffer.from([2, 0, 0, 0, 5, 0, 0, 0, 0xf0, 0x9f, 0x98, 0x80, 0, 2, 0, 0, 0, 0x61, 0])]),
+    );
+  });
 });
 
