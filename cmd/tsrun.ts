@@ -1,5 +1,6 @@
 // The tsrun command line: runc's commands and flags, over the library in src/.
 import { childProcess } from '../src/runtime/node-lazy';
+import { EarlyInit } from '../src/runtime/early-init';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,6 +30,8 @@ interface Ctx {
   root?: string;
   systemdCgroup: boolean;
   log: Logger;
+  /** The init the launcher started early, for create, run and exec. */
+  early?: EarlyInit;
 }
 
 interface Command {
@@ -82,8 +85,9 @@ function forwardSignals(pid: number): () => void {
   return () => handlers.forEach(([sig, h]) => process.off(sig, h));
 }
 
-function createOptions(f: Record<string, unknown>) {
+function createOptions(f: Record<string, unknown>, ctx: Ctx) {
   return {
+    earlyInit: ctx.early,
     bundle: (f.bundle as string) || process.cwd(),
     pidFile: (f['pid-file'] as string) || undefined,
     consoleSocket: (f['console-socket'] as string) || undefined,
@@ -105,7 +109,7 @@ const COMMANDS: Command[] = [
     flags: [bundleFlag, consoleSocketFlag, pidFileFlag, noPivotFlag, noNewKeyringFlag, preserveFdsFlag, ...networkFlags],
     nargs: 1,
     run: async (ctx, f, [id]) => {
-      await (await runtime(ctx)).create(id!, createOptions(f));
+      await (await runtime(ctx)).create(id!, createOptions(f, ctx));
     },
   },
   {
@@ -139,7 +143,7 @@ const COMMANDS: Command[] = [
       const rt = await runtime(ctx);
       let stop = () => {};
       const code = await rt.run(id!, {
-        ...createOptions(f),
+        ...createOptions(f, ctx),
         detach: !!f.detach,
         keep: !!f.keep,
         onStarted: (pid) => (stop = forwardSignals(pid)),
@@ -203,6 +207,7 @@ const COMMANDS: Command[] = [
         consoleSocket: (f['console-socket'] as string) || undefined,
         preserveFds: (f['preserve-fds'] as number) || 0,
         ignorePaused: !!f['ignore-paused'],
+        earlyInit: ctx.early,
         onStarted: (pid) => (stop = forwardSignals(pid)),
       });
       stop();
@@ -556,9 +561,13 @@ function globalHelp(): string {
 }
 
 /** Runs the CLI; resolves with the process exit code. */
+/** Commands that start a container process (and so can use an early init). */
+const STARTS_PROCESS = new Set(['create', 'run', 'exec']);
+
 export async function main(argv: string[]): Promise<number> {
   mark('main');
   let log = new Logger(undefined, 'text', false);
+  const early = EarlyInit.fromEnv();
   try {
     const split = splitGlobal(argv, GLOBAL_FLAGS);
     const g = split.global;
@@ -574,6 +583,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const cmd = COMMANDS.find((c) => c.name === split.command);
+    if (!cmd || !STARTS_PROCESS.has(cmd.name)) early?.release();
     if (!cmd) {
       if (NOT_YET.includes(split.command)) throw new UsageError(`"${split.command}" is not implemented yet in tsrun`);
       throw new UsageError(`No help topic for '${split.command}'`);
@@ -599,7 +609,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`"tsrun ${cmd.name}" requires ${what} (usage: tsrun ${cmd.name} [command options] ${cmd.argsUsage})`);
     }
     if ('preserve-fds' in p.flags && getInt(p, 'preserve-fds') < 0) throw new UsageError('--preserve-fds must not be negative');
-    const ctx: Ctx = { root: getString(g, 'root') ? resolve(getString(g, 'root')) : undefined, systemdCgroup: getBool(g, 'systemd-cgroup'), log };
+    const ctx: Ctx = { root: getString(g, 'root') ? resolve(getString(g, 'root')) : undefined, systemdCgroup: getBool(g, 'systemd-cgroup'), log, early };
     const code = await cmd.run(ctx, p.flags, p.positional, p);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
@@ -612,5 +622,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err?.code && err.syscall) log.log('error', err.message);
     else log.log('error', `internal error: ${err?.stack ?? e}`);
     return 1;
+  } finally {
+    early?.release();
   }
 }

@@ -57,4 +57,42 @@ describe('the tsrun launcher', () => {
     expect(fast.status).toBe(0);
     expect(slow.stdout).toBe(fast.stdout);
   });
+
+  it('starts the native init before Node and hands it the plan of run, create and exec', () => {
+    const bundle = sb.bundle(['true']);
+    const env = { ...process.env, TSRUN_TRACE: '1' };
+    const early = sb.tsrun(['run', '--bundle', bundle, sb.id()], { env });
+    expect(early.code).toBe(0);
+    expect(early.stderr).not.toContain('spawn init');
+    const late = sb.tsrun(['run', '--bundle', bundle, sb.id()], { env: { ...env, TSRUN_NO_EARLY_INIT: '1' } });
+    expect(late.code).toBe(0);
+    expect(late.stderr).toContain('spawn init');
+  });
+
+  it('relays the exit status of a foreground container through the early init', () => {
+    const r = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', 'exit 7']), sb.id()]);
+    expect(r.code).toBe(7);
+  });
+
+  it('lets the early init go before Node starts a hook, which never sees its socket', () => {
+    const out = join(sb.dir, 'hook-fds');
+    const bundle = sb.bundle(['true'], (s) => {
+      s.hooks = { prestart: [{ path: '/bin/sh', args: ['sh', '-c', `ls /proc/self/fd > ${out}`] }] };
+    });
+    const r = sb.tsrun(['run', '--bundle', bundle, sb.id()], { env: { ...process.env, TSRUN_TRACE: '1' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('spawn init');
+    const fds = readFileSync(out, 'utf8').split('\n').filter(Boolean).map(Number);
+    expect(fds.filter((fd) => fd >= 1000)).toEqual([]);
+  });
+
+  it('leaves no early init behind after a command that does not use it', () => {
+    // In a pid namespace of its own the shell is pid 1 and reaps orphans:
+    // after tsrun has exited, only the shell and ps may be left.
+    const script = `${TSRUN} --root ${sb.root} list >/dev/null; ${TSRUN} --root ${sb.root} state nope 2>/dev/null; sleep 0.5; ps -e -o args=`;
+    const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l && !/^(sh |ps )/.test(l))).toEqual([]);
+  });
 });
+

@@ -119,7 +119,7 @@ enum op {
 #define T_SRC_IN_ROOT 16u /* the source is resolved inside the root too */
 #define T_COPYUP 32u      /* copy what was at the target into the new (tmpfs) mount */
 
-enum msg_type { MSG_PID = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_GO = 10 };
+enum msg_type { MSG_PID = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_EXIT = 4, MSG_GO = 10 };
 
 struct msg {
 	uint32_t type;
@@ -705,6 +705,8 @@ static int do_mount_setattr(const char *path, uint64_t set, uint64_t clr, uint64
 
 /* Mirror the init's fate in stage 0, so `tsrun run` sees the container's
  * exit code: its status, or 128+signal when a signal killed it. */
+static int early; /* started by the tsrun command: the runtime is not our parent */
+
 static void __attribute__((noreturn)) relay(pid_t child)
 {
 	/* Signals for the container are forwarded by tsrun to the init itself;
@@ -720,9 +722,12 @@ static void __attribute__((noreturn)) relay(pid_t child)
 		if (r < 0 && errno != EINTR)
 			_exit(255);
 	}
-	if (WIFEXITED(ws))
-		_exit(WEXITSTATUS(ws));
-	_exit(128 + WTERMSIG(ws));
+	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	/* An early init is not the runtime's child: it cannot wait for us, so
+	 * the status goes over the control socket. */
+	if (early)
+		send_msg(MSG_EXIT, 0, 0, (uint32_t)code);
+	_exit(code);
 }
 
 #ifndef CLONE_INTO_CGROUP
@@ -771,14 +776,28 @@ int main(int argc, char **argv)
 	ctrl_fd = atoi(argv[1]);
 	for (int i = 0; i < MAX_SLOTS; i++)
 		slots[i] = -1;
-	/* Anything above the control socket and the fds passed after it was
-	 * inherited by accident (the runtime's own parent's pipes, say): close
-	 * it now, so a waiting init holds nothing it should not. */
-	int extra = argc > 2 ? atoi(argv[2]) : 0;
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
-	syscall(SYS_close_range, (unsigned)(ctrl_fd + 1 + extra), ~0u, 0);
+	if (argc > 2 && strcmp(argv[2], "early") == 0) {
+		/* Started by the tsrun command before Node (native/tsrun-launch.c),
+		 * with everything the command inherited. The runtime first says how
+		 * many of those fds (3, 4, ...) the container keeps (--preserve-fds);
+		 * the rest goes now. */
+		early = 1;
+		uint32_t keep;
+		if (read_full(ctrl_fd, &keep, 4) < 0 || keep > (uint32_t)ctrl_fd - 3)
+			return 2;
+		if (3 + (int)keep < ctrl_fd)
+			syscall(SYS_close_range, 3 + keep, (unsigned)ctrl_fd - 1, 0);
+		syscall(SYS_close_range, (unsigned)ctrl_fd + 1, ~0u, 0);
+	} else {
+		/* Anything above the control socket and the fds passed after it
+		 * was inherited by accident (the runtime's own parent's pipes,
+		 * say): close it now, so a waiting init holds nothing it should not. */
+		int extra = argc > 2 ? atoi(argv[2]) : 0;
+		syscall(SYS_close_range, (unsigned)(ctrl_fd + 1 + extra), ~0u, 0);
+	}
 
 	uint32_t plan_len;
 	if (read_full(ctrl_fd, &plan_len, 4) < 0 || plan_len > (64u << 20))
@@ -860,7 +879,8 @@ int main(int argc, char **argv)
 				close_cgroup_slots();
 				send_msg(MSG_PID, step, 0, (uint32_t)pid);
 				if (relay_mode) {
-					close(ctrl_fd);
+					if (!early)
+						close(ctrl_fd);
 					relay(pid);
 				}
 				_exit(0);

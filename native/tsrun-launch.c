@@ -17,10 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_NODE_ARGS 16
+/* Where the early init's control socket goes, in the init and in Node:
+ * above any fd a caller passes with --preserve-fds. */
+#define EARLY_FD 1000
 
 static char info[8192];
 
@@ -54,6 +59,43 @@ static int same_binary(const char *node, const char *identity)
 	snprintf(now, sizeof(now), "%llu %llu %lld %lld", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
 		 (long long)st.st_size, (long long)st.st_mtime);
 	return strcmp(now, identity) == 0;
+}
+
+/* Starts the native init now, so that its start-up (two execs, the sealed
+ * copy) happens while Node starts; Node gets the other end of its control
+ * socket in TSRUN_EARLY_INIT="fd pid". Whether it is used is decided in
+ * TypeScript: create, run and exec hand it their plan when they can,
+ * everything else closes it, and the init exits when it reads EOF. */
+static void start_early_init(const char *root)
+{
+	if (getenv("TSRUN_INIT") || getenv("TSRUN_NO_EARLY_INIT"))
+		return; /* another init binary asked for, or early start turned off */
+	char init[PATH_MAX + 32];
+	snprintf(init, sizeof(init), "%s/native/build/tsrun-init", root);
+	if (access(init, X_OK) < 0)
+		return;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = fcntl(sv[1], F_DUPFD, EARLY_FD);
+		char fdstr[16];
+		snprintf(fdstr, sizeof(fdstr), "%d", fd);
+		char *args[] = {init, fdstr, "early", NULL};
+		char *env[] = {NULL};
+		if (fd >= 0)
+			execve(init, args, env);
+		_exit(127);
+	}
+	int mine = pid > 0 ? fcntl(sv[0], F_DUPFD, EARLY_FD) : -1;
+	close(sv[0]);
+	close(sv[1]);
+	if (mine < 0)
+		return;
+	char val[64];
+	snprintf(val, sizeof(val), "%d %d", mine, (int)pid);
+	setenv("TSRUN_EARLY_INIT", val, 1);
 }
 
 /* Node refuses a snapshot (and exits) when V8's flags differ from the
@@ -93,6 +135,8 @@ int main(int argc, char **argv)
 	/* tsrun makes no TLS connections, and Node reads this file of extra CA
 	 * certificates at every start-up: about 80 ms on hosts that set it. */
 	unsetenv("NODE_EXTRA_CA_CERTS");
+	unsetenv("TSRUN_EARLY_INIT"); /* only ever ours */
+	start_early_init(root);
 
 	char infopath[PATH_MAX + 32];
 	snprintf(infopath, sizeof(infopath), "%s/dist/tsrun.launch", root);

@@ -1,7 +1,8 @@
 // Starts the native init with a plan and speaks its control protocol:
 //   Node -> init: the plan; later GO (+ the state JSON hooks get on stdin)
 //   init -> Node: PID (from stage 0), then READY or ERROR(step, errno)
-import type { ChildProcess, IOType } from 'node:child_process';
+import type { IOType } from 'node:child_process';
+import type { EarlyInit } from './early-init';
 import { childProcess } from './node-lazy';
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import { sendWithFds } from './libc';
@@ -43,8 +44,6 @@ export interface LaunchOptions {
 
 export interface Launched {
   pid: number;
-  /** Stage 0: in relay mode it exits with the container's exit status. */
-  stage0: ChildProcess;
   /** Resolves with stage 0's exit code (relay mode: the container's). */
   exited: Promise<number>;
 }
@@ -118,7 +117,7 @@ export function spawnInit(opts: SpawnOptions): PendingInit {
   const reader = new MessageReader(ctrl);
   const writer = new ControlWriter(ctrl);
   return {
-    run: (plan, onPid) => drive(plan, onPid, { child, ctrl, exited, spawnError, reader, writer }),
+    run: (plan, onPid) => drive(plan, onPid, { ctrl, exited, spawnError, reader, writer }),
     abort: () => {
       ctrl.destroy();
       child.kill('SIGKILL');
@@ -126,12 +125,52 @@ export function spawnInit(opts: SpawnOptions): PendingInit {
   };
 }
 
+/** Takes over the init the tsrun command started early (see early-init.ts).
+ * It is not our child: in relay mode it reports the container's exit status
+ * over the socket, which stays open until then. */
+export function adoptInit(early: EarlyInit, preserveFds: number): PendingInit {
+  const pid = early.pid;
+  const ctrl = new (require('node:net') as typeof import('node:net')).Socket({ fd: early.take(), readable: true, writable: true });
+  const reader = new MessageReader(ctrl);
+  const writer = new ControlWriter(ctrl);
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(preserveFds, 0);
+  writer.write(head); // how many inherited fds (3, 4, ...) the container keeps
+  let exited: Promise<number> | undefined;
+  const exitStatus = (): Promise<number> =>
+    (exited ??= reader.next().then((m) => {
+      ctrl.destroy();
+      return m?.type === Msg.EXIT ? m.val : 255;
+    }));
+  return {
+    run: (plan, onPid) => drive(plan, onPid, { ctrl, exited: exitStatus, spawnError: new Promise<never>(() => {}), reader, writer, keepOpen: plan.relays }),
+    abort: () => {
+      ctrl.destroy();
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    },
+  };
+}
+
 async function drive(
   plan: Plan,
   onPid: LaunchOptions['onPid'],
-  io: { child: ChildProcess; ctrl: Duplex; exited: Promise<number>; spawnError: Promise<never>; reader: MessageReader; writer: ControlWriter },
+  io: {
+    ctrl: Duplex;
+    /** Stage 0's exit status, or a function giving it once READY is in. */
+    exited: Promise<number> | (() => Promise<number>);
+    spawnError: Promise<never>;
+    reader: MessageReader;
+    writer: ControlWriter;
+    /** Keep reading after READY (an early init's relay reports the exit status). */
+    keepOpen?: boolean;
+  },
 ): Promise<Launched> {
-  const { child, ctrl, exited, spawnError, reader, writer } = io;
+  const { ctrl, spawnError, reader, writer } = io;
+  const exitedNow = () => (typeof io.exited === 'function' ? io.exited() : io.exited);
   writer.write(plan.encode());
 
   const fail = (m: { step: number; err: number; val: number }): never => {
@@ -148,7 +187,7 @@ async function drive(
 
   const first = await Promise.race([reader.next(), spawnError]);
   if (!first) {
-    const code = await exited;
+    const code = typeof io.exited === 'function' ? 255 : await io.exited;
     throw new TsrunError(`the native init exited (status ${code}) before creating the container`);
   }
   if (first.type === Msg.ERROR) fail(first);
@@ -179,8 +218,9 @@ async function drive(
   if (!second) throw new TsrunError('the container init exited before it was ready (see its stderr)');
   if (second.type === Msg.ERROR) fail(second);
   if (second.type !== Msg.READY) throw new TsrunError(`native init protocol error: unexpected message ${second.type}`);
+  if (io.keepOpen) return { pid, exited: exitedNow() };
   ctrl.destroy();
-  return { pid, stage0: child, exited };
+  return { pid, exited: typeof io.exited === 'function' ? Promise.resolve(0) : io.exited };
 }
 
 /** Writes to the control socket directly while it takes everything at once

@@ -69,7 +69,7 @@ export const T = {
 } as const;
 
 /** Messages from the native side (struct msg). */
-export const Msg = { PID: 1, READY: 2, ERROR: 3, GO: 10 } as const;
+export const Msg = { PID: 1, READY: 2, ERROR: 3, EXIT: 4, GO: 10 } as const;
 
 /** Fixed fd slots the plan refers to. Slot 0 is the root directory. */
 export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, CGROUPNS: 5, PASSED: 8, PASSED_END: 16, CGROUP: 16 } as const;
@@ -93,6 +93,13 @@ export class Plan {
   add(op: number, what: string, ...fields: Field[]): this {
     this.steps.push({ op, fields, what });
     return this;
+  }
+
+  /** Stage 0 stays to relay the container's exit status (CLONE's relay flag). */
+  get relays(): boolean {
+    const clone = this.steps.find((s) => s.op === Op.CLONE);
+    const flag = clone?.fields[1];
+    return !!flag && 'u64' in flag && Number(flag.u64) !== 0;
   }
 
   describe(index: number): string {

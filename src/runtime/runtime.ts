@@ -18,7 +18,8 @@ import { buildExecPlan, buildInitPlan } from './build-plan';
 import type { CgroupTargets } from './cgroup-steps';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
-import { ctrlFdNumber, launchInit, spawnInit, type StdioEntry } from './launcher';
+import { adoptInit, ctrlFdNumber, spawnInit, type PendingInit, type SpawnOptions, type StdioEntry } from './launcher';
+import type { EarlyInit } from './early-init';
 import type { ConsolePair } from './pty';
 import { mark } from './trace';
 import {
@@ -59,6 +60,8 @@ export interface CreateOptions {
   // io.github.tsrun.network / io.github.tsrun.publish annotations).
   network?: string;
   publish?: string[];
+  /** An init the tsrun command started before Node, used when it fits. */
+  earlyInit?: EarlyInit;
 }
 
 export type Status = ContainerStatus | 'paused';
@@ -196,7 +199,12 @@ export class Runtime {
     }
     // The native init starts now and waits for its plan: its start-up
     // overlaps building the plan and preparing the state and cgroups.
-    const init = spawnInit({ stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'], preserveFds: opts.preserveFds ?? 0, extraFds: pair ? [pair.theirs] : [] });
+    const init = startInit(opts.earlyInit, {
+      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+      preserveFds: opts.preserveFds ?? 0,
+      extraFds: pair ? [pair.theirs] : [],
+      spawnsHelpers: spawnsHelpers(spec, opts, this.rootless),
+    });
     try {
       const seccomp = compileProfile(spec);
 
@@ -347,6 +355,8 @@ export class Runtime {
       ignorePaused?: boolean;
       stdio?: [StdioEntry, StdioEntry, StdioEntry];
       onStarted?: (pid: number) => void;
+      /** An init the tsrun command started before Node, used when it fits. */
+      earlyInit?: EarlyInit;
     } = {},
   ): Promise<number> {
     validateContainerId(id);
@@ -402,14 +412,13 @@ export class Runtime {
       setgroupsAllowed: setgroupsOf(st.pid),
       cgroupTargets: st.cgroupPath ? new CgroupManager(readCgroupLayout(), st.cgroupPath).targets() : undefined,
     });
-    const launched = await launchInit(plan, {
+    const init = startInit(opts.earlyInit, {
       stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
       preserveFds: opts.preserveFds ?? 0,
       extraFds: pair ? [pair.theirs] : [],
-      onPid: async (pid) => {
-        return { agent: agentMessage(st.config, pid, this.hookState(st, 'running')) };
-      },
+      spawnsHelpers: this.rootless,
     });
+    const launched = await init.run(plan, async (pid) => ({ agent: agentMessage(st.config, pid, this.hookState(st, 'running')) }));
     if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
     return launched;
   }
@@ -588,6 +597,22 @@ const lazy = {
 };
 
 /** Does this container ask for a network (flag or annotation)? */
+/** The native init for a new process: the early one when it fits, else a
+ * fresh one (the early one is then let go). */
+function startInit(early: EarlyInit | undefined, o: SpawnOptions & { spawnsHelpers: boolean }): PendingInit {
+  if (early?.usableFor({ ...o, extraFds: o.extraFds ?? [] })) return adoptInit(early, o.preserveFds);
+  early?.release();
+  return spawnInit(o);
+}
+
+/** Will the runtime start other programs while the init is being set up or
+ * running in the foreground: hooks, networking helpers, newuidmap? */
+function spawnsHelpers(spec: Spec, opts: CreateOptions, rootless: boolean): boolean {
+  const h = spec.hooks ?? {};
+  const hooks = [h.prestart, h.createRuntime, h.poststart, h.poststop].some((list) => (list?.length ?? 0) > 0);
+  return hooks || wantsNetwork(spec, opts) || rootless;
+}
+
 function wantsNetwork(spec: Spec, opts: { network?: string; publish?: string[] }): boolean {
   const a = spec.annotations ?? {};
   return !!opts.network || (opts.publish?.length ?? 0) > 0 || 'io.github.tsrun.network' in a || 'io.github.tsrun.publish' in a;
