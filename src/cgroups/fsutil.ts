@@ -54,15 +54,42 @@ export function errnoCode(e: unknown): string | undefined {
 export function writeRaw(dir: string, file: string, value: string): void {
   const fd = openSync(join(dir, file), constants.O_WRONLY | constants.O_TRUNC);
   try {
-    const buf = Buffer.from(value);
-    const n = writeSync(fd, buf, 0, buf.length);
-    if (n !== buf.length) {
-      const err: NodeJS.ErrnoException = new Error(`short write to ${file}`);
-      err.code = 'EIO';
-      throw err;
+    writeAll(fd, file, value);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Several values to one cgroup file through one open: the kernel takes
+ * each write(2) as one value (v1 devices.allow takes one rule a write),
+ * each written as a line (the kernel strips the newline). */
+export function writeValues(dir: string, file: string, values: readonly string[]): void {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, file), constants.O_WRONLY | constants.O_TRUNC);
+  } catch (e) {
+    throw new ConfigError(`cgroup: cannot set ${file} to ${values[0]}: ${strerror(e)}`, { cause: e });
+  }
+  try {
+    for (const value of values) {
+      try {
+        writeAll(fd, file, `${value}\n`);
+      } catch (e) {
+        throw new ConfigError(`cgroup: cannot set ${file} to ${value}: ${strerror(e)}`, { cause: e });
+      }
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, file: string, value: string): void {
+  const buf = Buffer.from(value);
+  const n = writeSync(fd, buf, 0, buf.length);
+  if (n !== buf.length) {
+    const err: NodeJS.ErrnoException = new Error(`short write to ${file}`);
+    err.code = 'EIO';
+    throw err;
   }
 }
 

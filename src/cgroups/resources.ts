@@ -25,7 +25,7 @@ import {
   v2ControllerName,
 } from './controllers';
 import { applyDevicesV2 } from './devices-bpf'; // devices-bpf
-import { errnoCode, fileExists, readOptional, readU64, strerror, U64_MAX, writeRaw, writeValue } from './fsutil';
+import { errnoCode, fileExists, readOptional, readU64, strerror, U64_MAX, writeRaw, writeValue, writeValues } from './fsutil';
 import type { CgroupManager } from './manager';
 import { validateResources } from './validate';
 
@@ -192,7 +192,14 @@ function applyDevices(ctx: Ctx, rules: LinuxDeviceCgroup[] | undefined): void {
   }
   // <<< devices-bpf
   if (t.version !== 1) return;
-  for (const w of deviceWrites(rules)) writeValue(t.dir, w.file, w.line);
+  // Runs of rules for the same file go through one open (order kept).
+  const writes = deviceWrites(rules);
+  for (let i = 0; i < writes.length; ) {
+    let j = i;
+    while (j < writes.length && writes[j]!.file === writes[i]!.file) j++;
+    writeValues(t.dir, writes[i]!.file, writes.slice(i, j).map((w) => w.line));
+    i = j;
+  }
 }
 
 // ---- memory ----

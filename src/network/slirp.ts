@@ -60,4 +60,7 @@ export async function stopSlirp(pid: number | undefined): Promise<void> {
     return;
   }
   for (let i = 0; i < 200 && ours(); i++) await new Promise((r) => setTimeout(r, 5));
+  // Dead but maybe not reaped yet: when it is our child (tsrun run), the
+  // event loop reaps it; tsrun exits right after a command, so give it that.
+  for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 2));
 }

@@ -4,7 +4,7 @@
 import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
-import { readCgroupLayout } from '../cgroups/hierarchy';
+import { readCgroupLayout, type CgroupLayout } from '../cgroups/hierarchy';
 import { applyResources } from '../cgroups/resources';
 import { freeze, isFrozen, thaw } from '../cgroups/freezer';
 import { readStats, type Stats } from '../cgroups/stats';
@@ -84,6 +84,13 @@ export class Runtime {
   private readonly warn: (msg: string) => void;
 
   private readonly me = currentIdentity();
+  private layout?: CgroupLayout;
+
+  /** The host's cgroup mounts, read once per Runtime: they are set up at
+   * boot, and one `run` would otherwise parse mountinfo for create and delete. */
+  private cgroupLayout(): CgroupLayout {
+    return (this.layout ??= readCgroupLayout());
+  }
 
   constructor(private readonly opts: RuntimeOptions = {}) {
     this.root = opts.root ?? defaultRoot();
@@ -215,7 +222,7 @@ export class Runtime {
       const hasUserns = (linux.namespaces ?? []).some((n) => n.type === 'user' && !n.path);
       const mapping = hasUserns ? mapMethod(linux.uidMappings ?? [], linux.gidMappings ?? [], this.me) : 'direct';
       const dir = containerDir(this.root, id);
-      const cgroups = readCgroupLayout();
+      const cgroups = this.cgroupLayout();
       const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
       const fifo = fifoPath(dir);
       const cg = new CgroupManager(cgroups, cgroupPath);
@@ -410,7 +417,7 @@ export class Runtime {
       warn: this.warn,
       seccomp: compileProfile(st.config),
       setgroupsAllowed: setgroupsOf(st.pid),
-      cgroupTargets: st.cgroupPath ? new CgroupManager(readCgroupLayout(), st.cgroupPath).targets() : undefined,
+      cgroupTargets: st.cgroupPath ? new CgroupManager(this.cgroupLayout(), st.cgroupPath).targets() : undefined,
     });
     const init = startInit(opts.earlyInit, {
       stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
@@ -435,7 +442,7 @@ export class Runtime {
     const status = this.statusOf(st);
     if (status === 'stopped') return [];
     if (!st.cgroupPath) return descendants(st.pid);
-    return new CgroupManager(readCgroupLayout(), st.cgroupPath).pids();
+    return new CgroupManager(this.cgroupLayout(), st.cgroupPath).pids();
   }
 
   state(id: string): ContainerState {
@@ -473,7 +480,7 @@ export class Runtime {
     const status = this.statusOf(st);
     if (status === 'stopped') throw new StateError('container not running');
     if (all) {
-      if (st.cgroupPath) new CgroupManager(readCgroupLayout(), st.cgroupPath).signalAll(signal);
+      if (st.cgroupPath) new CgroupManager(this.cgroupLayout(), st.cgroupPath).signalAll(signal);
       else for (const pid of descendants(st.pid)) killQuietly(pid, signal);
       return;
     }
@@ -504,7 +511,7 @@ export class Runtime {
         if (status === 'paused') thaw(this.cgroupOf(st));
         await waitDead(st);
       }
-      if (st.cgroupPath) await new CgroupManager(readCgroupLayout(), st.cgroupPath).destroy();
+      if (st.cgroupPath) await new CgroupManager(this.cgroupLayout(), st.cgroupPath).destroy();
       // networking (issue 7): veth, rules and lease (found by owner, so also after a crashed create).
       if (st.slirpPid) await lazy.slirp().stopSlirp(st.slirpPid);
       // A crashed create may have a lease it never recorded: look for it by owner.
@@ -518,7 +525,7 @@ export class Runtime {
 
   private cgroupOf(st: StoredState): CgroupManager {
     if (!st.cgroupPath) throw new StateError(`container "${st.id}" has no cgroup (created rootless without a writable cgroup)`);
-    return new CgroupManager(readCgroupLayout(), st.cgroupPath);
+    return new CgroupManager(this.cgroupLayout(), st.cgroupPath);
   }
 
   /** Status from the kernel: init alive, exec fifo, frozen cgroup. */

@@ -383,7 +383,7 @@ describe('resources.ts on cgroup v2', () => {
   it('leaves devices to v1 when there is a v1 devices hierarchy, and alone on update', () => {
     host = fakeHost(['devices'], { controllers: ['pids'], files: V2_FILES });
     applyResources(host.mgr, { devices: [{ allow: false, access: 'rwm' }] }, { warn });
-    expect(host.read('devices', 'devices.deny')).toBe('a *:* rwm');
+    expect(host.read('devices', 'devices.deny')).toBe('a\na *:* rwm\n');
     expect(applyDevicesV2).not.toHaveBeenCalled();
     host.cleanup();
     host = fakeHost([], { controllers: ['pids'], files: V2_FILES });

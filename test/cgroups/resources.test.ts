@@ -121,9 +121,9 @@ describe('applyResources on cgroup v1', () => {
     expect(host.read('blkio', 'blkio.bfq.weight')).toBe('300'); // no blkio.weight: BFQ's file
     expect(host.read('blkio', 'blkio.throttle.write_bps_device')).toBe('8:0 4096');
     expect(warnings).toEqual(['linux.resources.blockIO.leafWeight ignored: blkio.leaf_weight is not available']);
-    // devices: deny all, then the defaults; the last write is the last default rule
-    expect(host.read('devices', 'devices.allow')).toBe('c 10:200 rwm');
-    expect(host.read('devices', 'devices.deny')).toBe('a');
+    // devices: deny all, then the defaults, a rule a write (a line each here)
+    expect(host.read('devices', 'devices.allow').split('\n').filter(Boolean).pop()).toBe('c 10:200 rwm');
+    expect(host.read('devices', 'devices.deny')).toBe('a\n');
   });
 
   it('prefers blkio.weight when the kernel has it', () => {
@@ -193,8 +193,10 @@ describe('applyResources on cgroup v1', () => {
   it('applies device rules even when resources are absent', () => {
     host = fakeHost(['devices']);
     applyResources(host.mgr, undefined, collect());
-    expect(host.read('devices', 'devices.deny')).toBe('a');
-    expect(host.read('devices', 'devices.allow')).toBe('c 10:200 rwm');
+    expect(host.read('devices', 'devices.deny')).toBe('a\n');
+    const allowed = host.read('devices', 'devices.allow').split('\n').filter(Boolean);
+    expect(allowed[0]).toBe('c *:* m');
+    expect(allowed.pop()).toBe('c 10:200 rwm');
   });
 
   it('warns (and does not fail) for controllers the host lacks', () => {
