@@ -94,5 +94,13 @@ describe('the tsrun launcher', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n').filter((l) => l && !/^(sh |ps )/.test(l))).toEqual([]);
   });
+
+  it('gives the early init default signal handling, whatever the caller ignores (a background shell ignores SIGINT)', () => {
+    const bundle = sb.bundle(['sh', '-c', 'grep SigIgn /proc/self/status']);
+    const r = spawnSync('sh', ['-c', `trap '' INT; exec ${TSRUN} --root ${sb.root} run --bundle ${bundle} ${sb.id()}`], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const ignored = BigInt('0x' + /SigIgn:\s+([0-9a-f]+)/.exec(r.stdout)![1]);
+    expect(ignored & 2n).toBe(0n); // bit 1: SIGINT
+  });
 });
 

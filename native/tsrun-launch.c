@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,6 +80,15 @@ static void start_early_init(const char *root)
 		return;
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* As a child Node spawns would start: default signal handling and
+		 * nothing blocked, whatever our caller set (a shell running us in
+		 * the background ignores SIGINT), since the container inherits it. */
+		sigset_t none;
+		sigemptyset(&none);
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		int fd = fcntl(sv[1], F_DUPFD, EARLY_FD);
 		char fdstr[16];
 		snprintf(fdstr, sizeof(fdstr), "%d", fd);
