@@ -18,7 +18,12 @@ let failed = 0;
 try {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   passed = r.numPassedTests;
-  failed = r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
+  // A test file that fails before its tests run (an import error, a missing
+  // fixture) has no failed test of its own: count it as one failure.
+  const brokenFiles = (r.testResults ?? []).filter(
+    (f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'),
+  ).length;
+  failed = r.numFailedTests + Math.max(brokenFiles, r.numRuntimeErrorTestSuites ?? 0);
 } catch {
   failed = Math.max(failed, 1);
 }

@@ -29,18 +29,19 @@ export function initBinary(): string {
 
 export type StdioEntry = IOType | number;
 
-export interface LaunchOptions {
+export interface SpawnOptions {
   /** stdin, stdout, stderr for the container (file descriptors or 'inherit'/'ignore'). */
   stdio: [StdioEntry, StdioEntry, StdioEntry];
   /** Extra fds 3..3+n-1 passed through to the container (--preserve-fds). */
   preserveFds: number;
   /** More fds for the init after the control socket (ctrl+1, ctrl+2, ...). */
   extraFds?: number[];
-  /** Called with the init's host pid before it may continue; returns what the
-   * init gets with GO: the state JSON for its hooks, and the message for a
-   * seccomp agent. */
-  onPid: (pid: number) => Promise<{ state?: string; agent?: string; fds?: number[] }>;
 }
+
+/** Called with the init's host pid before it may continue; returns what the
+ * init gets with GO: the state JSON for its hooks, the message for a seccomp
+ * agent, and fds to pass (id-mapped mounts). */
+export type OnPid = (pid: number) => Promise<{ state?: string; agent?: string; fds?: number[] }>;
 
 export interface Launched {
   pid: number;
@@ -80,20 +81,14 @@ export function ctrlFdNumber(preserveFds: number): number {
   return 3 + preserveFds;
 }
 
-export type SpawnOptions = Omit<LaunchOptions, 'onPid'>;
-
 /** A native init started ahead of its plan: it waits for it on the control
  * socket, so its start-up overlaps the runtime's own work. */
 export interface PendingInit {
   /** Sends the plan and drives the init to READY. */
-  run(plan: Plan, onPid: LaunchOptions['onPid']): Promise<Launched>;
+  run(plan: Plan, onPid: OnPid): Promise<Launched>;
   /** Ends an init that will get no plan (bad config found meanwhile): it
    * sees the socket close before reading anything and exits. */
   abort(): void;
-}
-
-export async function launchInit(plan: Plan, opts: LaunchOptions): Promise<Launched> {
-  return spawnInit(opts).run(plan, opts.onPid);
 }
 
 export function spawnInit(opts: SpawnOptions): PendingInit {
@@ -157,7 +152,7 @@ export function adoptInit(early: EarlyInit, preserveFds: number): PendingInit {
 
 async function drive(
   plan: Plan,
-  onPid: LaunchOptions['onPid'],
+  onPid: OnPid,
   io: {
     ctrl: Duplex;
     /** Stage 0's exit status, or a function giving it once READY is in. */
