@@ -141,11 +141,16 @@ export class Runtime {
     const spec = loadBundle(resolve(opts.bundle));
     const pair = !opts.detach && !opts.consoleSocket && spec.process?.terminal ? new (lazy.pty().ConsolePair)() : undefined;
     let stopRelay: (() => Promise<void>) | undefined;
+    // Without a terminal to relay, nothing has to happen between create and
+    // start, so the init goes on to the user's program at once: no exec fifo
+    // for a `start` to open. (With one, the relay is set up first.)
+    const startNow = !pair;
     try {
-      const c = await this.createInternal(id, opts, !opts.detach, pair, spec);
+      const c = await this.createInternal(id, opts, !opts.detach, pair, spec, startNow);
       if (pair && c.master !== undefined) stopRelay = lazy.pty().relayTerminal(pair, c.master);
       try {
-        await this.start(id);
+        if (startNow) await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(c.state, 'running'), this.warn);
+        else await this.start(id);
       } catch (e) {
         await this.delete(id, true).catch(() => {});
         throw e;
@@ -182,7 +187,8 @@ export class Runtime {
     }
   }
 
-  private async createInternal(id: string, opts: CreateOptions, relay: boolean, pair?: ConsolePair, preloaded?: Spec) {
+  /** startNow: no exec fifo; the init goes on from READY to the user's program. */
+  private async createInternal(id: string, opts: CreateOptions, relay: boolean, pair?: ConsolePair, preloaded?: Spec, startNow = false) {
     mark('create: begin');
     validateContainerId(id);
     if (this.opts.systemdCgroup) {
@@ -231,7 +237,7 @@ export class Runtime {
         spec,
         bundle,
         rootfs,
-        fifo,
+        fifo: startNow ? undefined : fifo,
         consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
         consoleFd: pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
         preserveFds: opts.preserveFds ?? 0,
@@ -316,7 +322,7 @@ export class Runtime {
           master = pair.receiveMaster();
           pair.closeTheirs();
         }
-        return { pid: launched.pid, exited: launched.exited, master };
+        return { pid: launched.pid, exited: launched.exited, master, state };
       } catch (e) {
         if (state.pid > 0) killQuietly(state.pid, 9);
         await cg.destroy().catch(() => {});
