@@ -4,11 +4,12 @@
 // work and files in a temporary directory: nothing about this host may be
 // kept (the snapshot runs on later boots, maybe of another kernel), and
 // nothing may load koffi or node:child_process, which a snapshot cannot hold.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseCgroupMounts } from '../src/cgroups/hierarchy';
 import { CgroupManager } from '../src/cgroups/manager';
+import { applyResources } from '../src/cgroups/resources';
 import { defaultSpec } from '../src/oci/defaults';
 import { parseConfig } from '../src/oci/validate';
 import { buildExecPlan, buildInitPlan } from '../src/runtime/build-plan';
@@ -62,6 +63,7 @@ export async function warmUp(): Promise<void> {
       readState(root, 'warm-up');
       procStat(process.pid);
       removeDir(stateDir);
+      warmCgroupSetUp(join(dir, 'cgroup', String(i)));
       // The command line: each command parses its flags and fails early
       // (no rootfs, no such container), which compiles its handler and the
       // Runtime method behind it. Errors are expected: muted.
@@ -79,6 +81,28 @@ export async function warmUp(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Creates a container's cgroup and applies the default device rules in
+ * a pretend v1 hierarchy of plain directories (the knobs made as files). */
+function warmCgroupSetUp(base: string): void {
+  const mounts = ['devices', 'cpuset'].map((c) => join(base, c));
+  const layout = parseCgroupMounts(mounts.map((m, i) => `${40 + i} 31 0:${40 + i} / ${m} rw - cgroup cgroup rw,${m.split('/').pop()}`).join('\n'));
+  const cg = new CgroupManager(layout, '/warm-up');
+  const knobs: [string, string][] = [
+    ['cpuset/cpuset.cpus', '0'],
+    ['cpuset/cpuset.mems', '0'],
+    ['cpuset/warm-up/cpuset.cpus', ''],
+    ['cpuset/warm-up/cpuset.mems', ''],
+    ['devices/warm-up/devices.deny', ''],
+    ['devices/warm-up/devices.allow', ''],
+  ];
+  for (const [file, value] of knobs) {
+    mkdirSync(dirname(join(base, file)), { recursive: true });
+    writeFileSync(join(base, file), value);
+  }
+  cg.create();
+  applyResources(cg, { devices: [{ allow: false, access: 'rwm' }] }, { warn: () => {} });
 }
 
 async function quietly(fn: () => Promise<void>): Promise<void> {
