@@ -1,6 +1,6 @@
 // exec, ps and kill --all on running containers, checked from inside.
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sandbox, TSRUN } from './helpers';
@@ -19,6 +19,26 @@ beforeAll(() => {
   initPid = JSON.parse(sb.tsrun(['state', id]).stdout).pid;
 });
 afterAll(() => sb.cleanup());
+
+describe('exec -u NAME', () => {
+  it('looks the name up in the image: an absolute /etc/passwd symlink points into the rootfs, not at the host', () => {
+    const b = sb.bundle(['sleep', '300']);
+    const etc = join(b, 'rootfs/etc');
+    unlinkSync(join(etc, 'passwd'));
+    writeFileSync(join(etc, 'passwd.image'), 'root:x:0:0:root:/root:/bin/sh\nimguser:x:4242:4343::/:/bin/sh\n');
+    symlinkSync('/etc/passwd.image', join(etc, 'passwd'));
+    expect(existsSync('/etc/passwd.image')).toBe(false);
+    const cid = sb.id();
+    expect(sb.runDetached(b, cid).code).toBe(0);
+    try {
+      const r = sb.tsrun(['exec', '-u', 'imguser', cid, 'id', '-u']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe('4242');
+    } finally {
+      sb.tsrun(['delete', '--force', cid]);
+    }
+  });
+});
 
 describe('exec', () => {
   it('runs in all of the init\'s namespaces and its cgroup, with the exit code', () => {

@@ -1,10 +1,10 @@
 // The process `tsrun exec` starts: the container's own process settings,
 // overridden by runc's exec flags or replaced by a --process file.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError, UsageError } from '../errors';
 import type { Process, Spec } from '../oci/types';
 import { validateSpec } from '../oci/validate';
+import { joinInRoot } from '../rootfs/in-root';
 
 export interface ExecFlags {
   args: string[];
@@ -79,14 +79,15 @@ function mergeEnv(base: string[], extra: string[]): string[] {
   return [...out.values()];
 }
 
-/** "uid[:gid]" numerically, or names looked up in the container's /etc/passwd and /etc/group. */
+/** "uid[:gid]" numerically, or names looked up in the container's /etc/passwd
+ * and /etc/group (symlinks followed inside the rootfs). */
 export function parseUser(spec: string, rootfs: string): { uid: number; gid: number } {
   const [u, g] = spec.split(':', 2) as [string, string | undefined];
   const num = (s: string) => (/^\d+$/.test(s) ? Number(s) : undefined);
   let uid = num(u);
   let gid = g !== undefined ? num(g) : undefined;
   if (uid === undefined || (g === undefined && gid === undefined)) {
-    const entry = lookup(join(rootfs, 'etc/passwd'), u);
+    const entry = lookup(joinInRoot(rootfs, '/etc/passwd'), u);
     if (uid === undefined) {
       if (!entry) throw new UsageError(`exec: unable to find user ${u}: no matching entries in passwd file`);
       uid = Number(entry[2]);
@@ -94,7 +95,7 @@ export function parseUser(spec: string, rootfs: string): { uid: number; gid: num
     if (g === undefined) gid = entry ? Number(entry[3]) : 0;
   }
   if (gid === undefined) {
-    const entry = lookup(join(rootfs, 'etc/group'), g!);
+    const entry = lookup(joinInRoot(rootfs, '/etc/group'), g!);
     if (!entry) throw new UsageError(`exec: unable to find group ${g}: no matching entries in group file`);
     gid = Number(entry[2]);
   }
