@@ -2,7 +2,7 @@
 // (temp file + rename), and a lock file that serialises tsrun processes
 // working on the same container. Status is derived from the kernel (is the
 // init alive, is it still waiting on the exec fifo), never trusted from disk.
-import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError, StateError, TsrunError } from '../errors';
 import type { ContainerStatus, Spec } from '../oci/types';
@@ -180,16 +180,39 @@ function ownStartTime(): number {
 }
 
 function breakStaleLock(lock: string): void {
+  const stale = staleLockText(lock);
+  if (stale !== undefined) breakLockIfStill(lock, stale);
+}
+
+/** The lock file's text if its owner is gone (a dead pid, or a reused one). */
+export function staleLockText(lock: string): string | undefined {
   try {
-    const [pid, start] = readFileSync(lock, 'utf8').split(' ').map(Number);
+    const text = readFileSync(lock, 'utf8');
+    const [pid, start] = text.split(' ').map(Number);
     const s = procStat(pid ?? 0);
-    if (!s || s.startTime !== start) {
-      // Rename first, so only one waiter breaks it.
-      const aside = `${lock}.stale.${process.pid}`;
-      renameSync(lock, aside);
-      unlinkSync(aside);
-    }
+    return !s || s.startTime !== start ? text : undefined;
   } catch {
-    // raced with its owner or another breaker: look again
+    return undefined; // released meanwhile
+  }
+}
+
+/** Removes the lock if it still is the stale one read before. It is moved
+ * aside first (so only one waiter breaks it) and checked there: between our
+ * read and the move, another waiter may have broken it and a new owner taken
+ * the lock, whose file we must then put back. */
+export function breakLockIfStill(lock: string, stale: string): void {
+  const aside = `${lock}.stale.${process.pid}`;
+  try {
+    renameSync(lock, aside);
+  } catch {
+    return; // gone: broken by another waiter or released
+  }
+  try {
+    if (readFileSync(aside, 'utf8') === stale) return;
+    linkSync(aside, lock); // a live owner's lock: back where it was (fails if a newer one is there)
+  } catch {
+    // a newer lock took the place meanwhile: leave it
+  } finally {
+    unlinkSync(aside);
   }
 }
