@@ -17,8 +17,9 @@ export interface Identity {
 
 export type MapMethod = 'direct' | 'helper';
 
-/** How the maps will be written, decided before anything is created. */
-export function mapMethod(uidMaps: LinuxIDMapping[], gidMaps: LinuxIDMapping[], me: Identity): MapMethod {
+/** How the maps will be written, decided before anything is created.
+ * (`find` locates the helpers; a parameter so tests can take them away.) */
+export function mapMethod(uidMaps: LinuxIDMapping[], gidMaps: LinuxIDMapping[], me: Identity, find: (name: string) => string | undefined = findTool): MapMethod {
   if (me.uid === 0) return 'direct';
   const ownOnly = (maps: LinuxIDMapping[], id: number) => maps.length === 1 && maps[0]!.size === 1 && maps[0]!.hostID === id;
   if (ownOnly(uidMaps, me.uid) && ownOnly(gidMaps, me.gid)) return 'direct';
@@ -26,7 +27,7 @@ export function mapMethod(uidMaps: LinuxIDMapping[], gidMaps: LinuxIDMapping[], 
     ['newuidmap', uidMaps, '/etc/subuid', me.uid],
     ['newgidmap', gidMaps, '/etc/subgid', me.gid],
   ] as const) {
-    if (!findTool(tool)) {
+    if (!find(tool)) {
       throw new ConfigError(`these ${tool === 'newuidmap' ? 'uid' : 'gid'} mappings need ${tool} (Debian's uidmap package): an unprivileged user can only map its own id directly`);
     }
     checkSubordinate(maps, file, me, id);
