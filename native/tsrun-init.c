@@ -600,6 +600,24 @@ static int do_hook(const char *path, char **args, char **env, uint64_t timeout_s
 	return ws == 0 ? 0 : -ECHILD;
 }
 
+/* Sends len bytes of data with one fd attached (SCM_RIGHTS); -1 and errno on failure. */
+static int send_fd(int sock, const void *data, size_t len, int fd)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
 static int do_console(int sock)
 {
 	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -618,19 +636,7 @@ static int do_console(int sock)
 	snprintf(name, sizeof(name), "/dev/pts/%d", ptyno);
 
 	/* The pty's name goes as the payload, the master as SCM_RIGHTS. */
-	struct iovec iov = {.iov_base = name, .iov_len = strlen(name)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+	if (send_fd(sock, name, strlen(name), master) < 0)
 		return -errno;
 	close(master);
 	close(sock);
@@ -1475,19 +1481,7 @@ int main(int argc, char **argv)
 				break;
 			}
 			int lfd = slots[LISTENER_SLOT];
-			struct iovec iov = {.iov_base = agent_payload ? agent_payload : (char *)"{}", .iov_len = agent_payload ? agent_payload_len : 2};
-			union {
-				char buf[CMSG_SPACE(sizeof(int))];
-				struct cmsghdr align;
-			} u;
-			memset(&u, 0, sizeof(u));
-			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &lfd, sizeof(int));
-			if (sendmsg(slots[sock_slot], &mh, MSG_NOSIGNAL) < 0)
+			if (send_fd(slots[sock_slot], agent_payload ? agent_payload : "{}", agent_payload ? agent_payload_len : 2, lfd) < 0)
 				r = -errno;
 			close(lfd);
 			close(slots[sock_slot]);
