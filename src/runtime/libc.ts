@@ -69,7 +69,7 @@ export function libc(): Libc {
 
 /** Builds a struct msghdr (64-bit Linux layout) around one data buffer and an
  * optional control buffer; the buffers must stay alive during the call. */
-export function msghdr(c: Libc, data: Buffer, control?: Buffer): { msg: Buffer; keep: Buffer[] } {
+export function msghdr(c: Pick<Libc, 'address'>, data: Buffer, control?: Buffer): { msg: Buffer; keep: Buffer[] } {
   const iov = Buffer.alloc(16);
   iov.writeBigUInt64LE(c.address(data), 0);
   iov.writeBigUInt64LE(BigInt(data.length), 8);
@@ -95,4 +95,21 @@ export function sendWithFds(fd: number, data: Buffer, fds: number[]): void {
   if (c.sendmsg(fd, msg, 0x4000 /* MSG_NOSIGNAL */) !== data.length) {
     throw new TsrunError(`cannot pass file descriptors to the container init (errno ${c.errno()})`);
   }
+}
+
+/** The fd a received control message carries (struct cmsghdr: u64 len, i32
+ * level, i32 type, then the fds), or undefined when it is not SCM_RIGHTS. */
+export function rightsFd(control: Buffer): number | undefined {
+  const SOL_SOCKET = 1;
+  const SCM_RIGHTS = 1;
+  return control.readInt32LE(8) === SOL_SOCKET && control.readInt32LE(12) === SCM_RIGHTS ? control.readInt32LE(16) : undefined;
+}
+
+/** Sets a terminal's size (TIOCSWINSZ); returns ioctl's result. */
+export function setWinsize(fd: number, rows: number, cols: number): number {
+  const TIOCSWINSZ = 0x5414;
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(rows, 0);
+  ws.writeUInt16LE(cols, 2);
+  return libc().ioctl(fd, TIOCSWINSZ, ws);
 }

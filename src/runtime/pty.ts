@@ -7,14 +7,11 @@
 import { closeSync } from 'node:fs';
 import tty from 'node:tty';
 import { TsrunError } from '../errors';
-import { libc, msghdr } from './libc';
+import { libc, msghdr, rightsFd, setWinsize } from './libc';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
-const TIOCSWINSZ = 0x5414;
 
 export class ConsolePair {
   private readonly c = libc();
@@ -35,18 +32,13 @@ export class ConsolePair {
     const control = Buffer.alloc(64);
     const { msg } = msghdr(this.c, Buffer.alloc(256), control);
     const n = this.c.recvmsg(this.ours, msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
-    // struct cmsghdr: u64 len, i32 level, i32 type, data
-    if (n < 0 || control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
-      throw new TsrunError('the container did not send its terminal');
-    }
-    return control.readInt32LE(16);
+    const fd = n < 0 ? undefined : rightsFd(control);
+    if (fd === undefined) throw new TsrunError('the container did not send its terminal');
+    return fd;
   }
 
   setWindowSize(fd: number, rows: number, cols: number): void {
-    const ws = Buffer.alloc(8);
-    ws.writeUInt16LE(rows, 0);
-    ws.writeUInt16LE(cols, 2);
-    this.c.ioctl(fd, TIOCSWINSZ, ws);
+    setWinsize(fd, rows, cols);
   }
 
   closeTheirs(): void {

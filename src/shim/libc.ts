@@ -1,7 +1,7 @@
 // The few libc calls Node lacks, through koffi: a listening unix socket and
 // SCM_RIGHTS for console sockets, TIOCSWINSZ, mount/umount2 for the rootfs,
 // fcntl for FIFO flags. Loaded on first use.
-import { caddress, cerrno, cfunc } from '../runtime/libc';
+import { caddress, cerrno, cfunc, msghdr, rightsFd, setWinsize } from '../runtime/libc';
 import { constants } from 'node:os';
 import { errnoName, errnoSymbol } from '../errors';
 
@@ -9,11 +9,8 @@ export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
 const MSG_DONTWAIT = 0x40;
 const MSG_CMSG_CLOEXEC = 0x40000000;
-const TIOCSWINSZ = 0x5414;
 const F_GETFL = 3;
 const F_SETFL = 4;
 export const O_NONBLOCK = 0o4000;
@@ -26,7 +23,6 @@ interface Fns {
   accept4: (fd: number, addr: null, len: null, flags: number) => number;
   recvmsg: (fd: number, msg: Buffer, flags: number) => number;
   close: (fd: number) => number;
-  ioctl: (fd: number, req: number, arg: Buffer) => number;
   fcntl: (fd: number, cmd: number, ...rest: unknown[]) => number;
   mount: (src: string | null, target: string, type: string | null, flags: number, data: string | null) => number;
   umount2: (target: string, flags: number) => number;
@@ -46,7 +42,6 @@ function lib(): Fns {
     accept4: cfunc<Fns['accept4']>('int accept4(int, void *, void *, int)'),
     recvmsg: cfunc<Fns['recvmsg']>('long recvmsg(int, void *, int)'),
     close: cfunc<Fns['close']>('int close(int)'),
-    ioctl: cfunc<Fns['ioctl']>('int ioctl(int, unsigned long, void *)'),
     fcntl: cfunc<Fns['fcntl']>('int fcntl(int, int, ...)'),
     mount: cfunc<Fns['mount']>('int mount(const char *, const char *, const char *, unsigned long, const char *)'),
     umount2: cfunc<Fns['umount2']>('int umount2(const char *, int)'),
@@ -108,27 +103,17 @@ export function tryAccept(fd: number): number {
 /** One fd received with SCM_RIGHTS, or -1 when nothing has arrived yet. */
 export function tryReceiveFd(sock: number): number {
   const l = lib();
-  const data = Buffer.alloc(4096);
-  const iov = Buffer.alloc(16);
-  iov.writeBigUInt64LE(l.address(data), 0);
-  iov.writeBigUInt64LE(BigInt(data.length), 8);
   const control = Buffer.alloc(64);
-  const msg = Buffer.alloc(56); // struct msghdr on 64-bit Linux
-  msg.writeBigUInt64LE(l.address(iov), 16);
-  msg.writeBigUInt64LE(1n, 24);
-  msg.writeBigUInt64LE(l.address(control), 32);
-  msg.writeBigUInt64LE(BigInt(control.length), 40);
+  const { msg } = msghdr(l, Buffer.alloc(4096), control);
   const n = l.recvmsg(sock, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   if (n < 0) {
     const err = l.errno();
     if (err === constants.errno.EAGAIN || err === constants.errno.EINTR) return -1;
     throw new SysError('recvmsg', err);
   }
-  // struct cmsghdr: u64 len, i32 level, i32 type, then the fds
-  if (control.readBigUInt64LE(0) === 0n || control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
-    throw new Error('no file descriptor in the console socket message');
-  }
-  return control.readInt32LE(16);
+  const fd = rightsFd(control);
+  if (fd === undefined) throw new Error('no file descriptor in the console socket message');
+  return fd;
 }
 
 export function closeFd(fd: number): void {
@@ -136,10 +121,7 @@ export function closeFd(fd: number): void {
 }
 
 export function setWindowSize(fd: number, rows: number, cols: number): void {
-  const ws = Buffer.alloc(8);
-  ws.writeUInt16LE(rows, 0);
-  ws.writeUInt16LE(cols, 2);
-  check('ioctl(TIOCSWINSZ)', lib().ioctl(fd, TIOCSWINSZ, ws));
+  check('ioctl(TIOCSWINSZ)', setWinsize(fd, rows, cols));
 }
 
 /** Clears O_NONBLOCK on an fd (a FIFO opened without blocking, handed to a container). */
