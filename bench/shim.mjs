@@ -10,11 +10,11 @@
 // ratio; one warm-up container each is not counted (the first tsrun
 // container starts the shim; the others find it running).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ociArchive } from '../scripts/oci-archive.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -35,47 +35,6 @@ const sock = join(work, 'containerd.sock');
 const ns = `tsrun-bench-${process.pid}`;
 const image = 'docker.io/library/tsrun-bench:latest';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ---- an image from the host's busybox (the demo bundle's rootfs) ----
-function ociArchive(rootfs, out) {
-  const layout = `${out}.d`;
-  mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
-  const blob = (data) => {
-    const hex = createHash('sha256').update(data).digest('hex');
-    writeFileSync(join(layout, 'blobs/sha256', hex), data);
-    return { digest: `sha256:${hex}`, size: data.length };
-  };
-  execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', `${out}.layer`, '.']);
-  const layer = blob(readFileSync(`${out}.layer`));
-  const config = blob(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-        rootfs: { type: 'layers', diff_ids: [layer.digest] },
-      }),
-    ),
-  );
-  const mt = 'application/vnd.oci.image.manifest.v1+json';
-  const manifest = blob(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: mt,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-      }),
-    ),
-  );
-  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(
-    join(layout, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: mt, ...manifest, annotations: { 'io.containerd.image.name': image, 'org.opencontainers.image.ref.name': 'latest' } }] }),
-  );
-  execFileSync('tar', ['-C', layout, '-cf', out, 'oci-layout', 'index.json', 'blobs']);
-  return out;
-}
 
 // ---- a private containerd ----
 writeFileSync(
@@ -135,7 +94,7 @@ try {
   const snapshotter = /io\.containerd\.snapshotter\.v1\s+overlayfs\s+\S+\s+ok/.test(plugins) ? 'overlayfs' : 'native';
   const bundle = join(work, 'bundle');
   execFileSync(join(repo, 'bin/tsrun'), ['--root', join(work, 'demo-state'), 'demo', '--keep-bundle', bundle], { stdio: 'ignore' });
-  const imp = ctr(['images', 'import', '--snapshotter', snapshotter, ociArchive(join(bundle, 'rootfs'), join(work, 'image.tar'))]);
+  const imp = ctr(['images', 'import', '--snapshotter', snapshotter, ociArchive(join(bundle, 'rootfs'), join(work, 'image.tar'), image)]);
   if (imp.status !== 0) throw new Error(`ctr images import failed: ${imp.stderr}`);
 
   const runtimes = {

@@ -14,7 +14,6 @@
 //   state under one temporary directory, removed again by cleanup().
 // - busyboxRootfs() / ociArchive(): a busybox image without a registry.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -26,7 +25,6 @@ import {
   rmdirSync,
   rmSync,
   statSync,
-  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -250,56 +248,7 @@ export function tarDir(dir: string, out: string): string {
   return out;
 }
 
-/**
- * Writes an OCI image-layout archive (`ctr images import` reads it) holding
- * one image: the rootfs as a single uncompressed layer, named `name`.
- */
-export function ociArchive(rootfs: string, out: string, name: string): string {
-  const layout = `${out}.layout`;
-  rmSync(layout, { recursive: true, force: true });
-  mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
-  const blob = (data: Buffer) => {
-    const hex = createHash('sha256').update(data).digest('hex');
-    writeFileSync(join(layout, 'blobs/sha256', hex), data);
-    return { digest: `sha256:${hex}`, size: data.length };
-  };
-  const layer = blob(readFileSync(tarDir(rootfs, `${out}.layer.tar`)));
-  unlinkSync(`${out}.layer.tar`);
-  const config = blob(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], WorkingDir: '/' },
-        rootfs: { type: 'layers', diff_ids: [layer.digest] },
-      }),
-    ),
-  );
-  const manifestType = 'application/vnd.oci.image.manifest.v1+json';
-  const manifest = blob(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: manifestType,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-      }),
-    ),
-  );
-  writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const tag = name.slice(name.lastIndexOf(':') + 1);
-  writeFileSync(
-    join(layout, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: manifestType, ...manifest, annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': tag } }],
-    }),
-  );
-  const r = run('tar', ['-C', layout, '-cf', out, 'oci-layout', 'index.json', 'blobs']);
-  rmSync(layout, { recursive: true, force: true });
-  if (r.code !== 0) throw new Error(`tar failed:\n${show(r)}`);
-  return out;
-}
+export { ociArchive } from '../scripts/oci-archive.mjs';
 
 // ---------------------------------------------------------------------------
 // host leftovers
