@@ -112,7 +112,17 @@ export function spawnInit(opts: SpawnOptions): PendingInit {
   const reader = new MessageReader(ctrl);
   const writer = new ControlWriter(ctrl);
   return {
-    run: (plan, onPid) => drive(plan, onPid, { ctrl, exited, spawnError, reader, writer }),
+    run: (plan, onPid) =>
+      drive(plan, onPid, {
+        spawnError,
+        reader,
+        writer,
+        exitedEarly: () => exited,
+        ready: () => {
+          ctrl.destroy();
+          return exited;
+        },
+      }),
     abort: () => {
       ctrl.destroy();
       child.kill('SIGKILL');
@@ -131,14 +141,25 @@ export function adoptInit(early: EarlyInit, preserveFds: number): PendingInit {
   const head = Buffer.alloc(4);
   head.writeUInt32LE(preserveFds, 0);
   writer.write(head); // how many inherited fds (3, 4, ...) the container keeps
-  let exited: Promise<number> | undefined;
+  // Stage 0 relays: its EXIT message comes once the container has exited.
   const exitStatus = (): Promise<number> =>
-    (exited ??= reader.next().then((m) => {
+    reader.next().then((m) => {
       ctrl.destroy();
       return m?.type === Msg.EXIT ? m.val : 255;
-    }));
+    });
   return {
-    run: (plan, onPid) => drive(plan, onPid, { ctrl, exited: exitStatus, spawnError: new Promise<never>(() => {}), reader, writer, keepOpen: plan.relays }),
+    run: (plan, onPid) =>
+      drive(plan, onPid, {
+        spawnError: new Promise<never>(() => {}),
+        reader,
+        writer,
+        exitedEarly: async () => 255, // its status is not ours to read
+        ready: () => {
+          if (plan.relays) return exitStatus();
+          ctrl.destroy();
+          return Promise.resolve(0);
+        },
+      }),
     abort: () => {
       ctrl.destroy();
       try {
@@ -154,18 +175,17 @@ async function drive(
   plan: Plan,
   onPid: OnPid,
   io: {
-    ctrl: Duplex;
-    /** Stage 0's exit status, or a function giving it once READY is in. */
-    exited: Promise<number> | (() => Promise<number>);
     spawnError: Promise<never>;
     reader: MessageReader;
     writer: ControlWriter;
-    /** Keep reading after READY (an early init's relay reports the exit status). */
-    keepOpen?: boolean;
+    /** Stage 0's exit status when it ended before sending anything. */
+    exitedEarly: () => Promise<number>;
+    /** Called once READY is in: closes the control socket when nothing more
+     * will come on it; resolves with stage 0's exit status. */
+    ready: () => Promise<number>;
   },
 ): Promise<Launched> {
-  const { ctrl, spawnError, reader, writer } = io;
-  const exitedNow = () => (typeof io.exited === 'function' ? io.exited() : io.exited);
+  const { spawnError, reader, writer } = io;
   writer.write(plan.encode());
 
   const fail = (m: { step: number; err: number; val: number }): never => {
@@ -182,7 +202,7 @@ async function drive(
 
   const first = await Promise.race([reader.next(), spawnError]);
   if (!first) {
-    const code = typeof io.exited === 'function' ? 255 : await io.exited;
+    const code = await io.exitedEarly();
     throw new TsrunError(`the native init exited (status ${code}) before creating the container`);
   }
   if (first.type === Msg.ERROR) fail(first);
@@ -213,9 +233,7 @@ async function drive(
   if (!second) throw new TsrunError('the container init exited before it was ready (see its stderr)');
   if (second.type === Msg.ERROR) fail(second);
   if (second.type !== Msg.READY) throw new TsrunError(`native init protocol error: unexpected message ${second.type}`);
-  if (io.keepOpen) return { pid, exited: exitedNow() };
-  ctrl.destroy();
-  return { pid, exited: typeof io.exited === 'function' ? Promise.resolve(0) : io.exited };
+  return { pid, exited: io.ready() };
 }
 
 /** Writes to the control socket directly while it takes everything at once

@@ -110,95 +110,65 @@ export class Plan {
    * One buffer, sized first, and every string of the plan turned into bytes
    * by one call: this runs cold on every create and exec. */
   encode(): Buffer {
-    const strings = new StringTable();
-    for (const step of this.steps) for (const f of step.fields) strings.collect(f);
-    strings.seal();
-    const sizes = this.steps.map((step) => step.fields.reduce((n, f) => n + fieldSize(f, strings), 0));
-    const total = 4 + sizes.reduce((n, size) => n + 8 + size, 0);
-    const w = new Writer(Buffer.allocUnsafe(total), strings);
-    w.u32(total - 4);
-    this.steps.forEach((step, i) => {
-      w.u32(step.op);
-      w.u32(sizes[i]!);
-      for (const f of step.fields) w.field(f);
+    const nextString = stringBytes(this.steps.flatMap((step) => step.fields.flatMap((f) => ('str' in f ? [f.str] : 'strv' in f ? f.strv : []))));
+    const steps = this.steps.map((step) => {
+      const fields = step.fields.map((f): Encoded => ('str' in f ? { blob: nextString() } : 'strv' in f ? { list: f.strv.map(nextString) } : 'bytes' in f ? { blob: f.bytes } : f));
+      return { op: step.op, fields, size: fields.reduce((n, f) => n + fieldSize(f), 0) };
     });
+    const total = 4 + steps.reduce((n, step) => n + 8 + step.size, 0);
+    const w = new Writer(Buffer.allocUnsafe(total));
+    w.u32(total - 4);
+    for (const step of steps) {
+      w.u32(step.op);
+      w.u32(step.size);
+      for (const f of step.fields) writeField(w, f);
+    }
     return w.buf;
   }
 }
 
-/** The plan's strings, NUL-terminated, in one buffer; handed out in the
- * order they were collected. */
-class StringTable {
-  private readonly list: string[] = [];
-  private bytes = Buffer.alloc(0);
-  private starts: number[] = [];
-  private next = 0;
+/** A field with its strings turned into NUL-terminated bytes. */
+type Encoded = { u64: number | bigint } | { u32: number } | { blob: Buffer } | { list: Buffer[] };
 
-  collect(f: Field): void {
-    if ('str' in f) this.list.push(f.str);
-    else if ('strv' in f) this.list.push(...f.strv);
-  }
-
-  seal(): void {
-    const joined = this.list.join('\0') + '\0';
-    this.bytes = Buffer.from(joined, 'utf8');
-    // ASCII (the usual case): byte offsets are character offsets.
-    const ascii = this.bytes.length === joined.length;
-    let at = 0;
-    for (const s of this.list) {
-      this.starts.push(at);
-      at += (ascii ? s.length : Buffer.byteLength(s, 'utf8')) + 1;
-    }
-    this.starts.push(at);
-  }
-
-  /** Byte length (with its NUL) of the i-th string. */
-  size(i: number): number {
-    return this.starts[i + 1]! - this.starts[i]!;
-  }
-
-  /** The next string's bytes, with its NUL. */
-  take(): Buffer {
-    const i = this.next++;
-    return this.bytes.subarray(this.starts[i]!, this.starts[i + 1]!);
-  }
-
-  /** Sizes are asked in collection order too. */
-  private sized = 0;
-  nextSize(): number {
-    return this.size(this.sized++);
-  }
+/** The strings' NUL-terminated bytes from one conversion, handed out in order. */
+function stringBytes(strings: string[]): () => Buffer {
+  const joined = strings.join('\0') + '\0';
+  const bytes = Buffer.from(joined, 'utf8');
+  // ASCII (the usual case): byte lengths are string lengths.
+  const ascii = bytes.length === joined.length;
+  let i = 0;
+  let at = 0;
+  return () => {
+    const s = strings[i++]!;
+    const end = at + (ascii ? s.length : Buffer.byteLength(s, 'utf8')) + 1;
+    const b = bytes.subarray(at, end);
+    at = end;
+    return b;
+  };
 }
 
-function fieldSize(f: Field, strings: StringTable): number {
+function fieldSize(f: Encoded): number {
   if ('u64' in f) return 8;
   if ('u32' in f) return 4;
-  if ('str' in f) return 4 + strings.nextSize();
-  if ('bytes' in f) return 4 + f.bytes.length;
-  let n = 4;
-  for (let i = 0; i < f.strv.length; i++) n += 4 + strings.nextSize();
-  return n;
+  if ('blob' in f) return 4 + f.blob.length;
+  return 4 + f.list.reduce((n, b) => n + 4 + b.length, 0);
+}
+
+function writeField(w: Writer, f: Encoded): void {
+  if ('u64' in f) w.u64(f.u64);
+  else if ('u32' in f) w.u32(f.u32);
+  else if ('blob' in f) w.blob(f.blob);
+  else {
+    w.u32(f.list.length);
+    for (const b of f.list) w.blob(b);
+  }
 }
 
 const TWO_32 = 2 ** 32;
 
 class Writer {
   private at = 0;
-  constructor(
-    readonly buf: Buffer,
-    private readonly strings: StringTable,
-  ) {}
-
-  field(f: Field): void {
-    if ('u64' in f) this.u64(f.u64);
-    else if ('u32' in f) this.u32(f.u32);
-    else if ('str' in f) this.blob(this.strings.take());
-    else if ('bytes' in f) this.blob(f.bytes);
-    else {
-      this.u32(f.strv.length);
-      for (let i = 0; i < f.strv.length; i++) this.blob(this.strings.take());
-    }
-  }
+  constructor(readonly buf: Buffer) {}
 
   u32(v: number): void {
     const b = this.buf;

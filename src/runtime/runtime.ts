@@ -210,132 +210,129 @@ export class Runtime {
     } catch {
       throw new ConfigError(`rootfs ${rootfs} cannot be read by this user: permission denied`);
     }
-    // The native init starts now and waits for its plan: its start-up
-    // overlaps building the plan and preparing the state and cgroups.
-    const init = startInit(opts.earlyInit, {
-      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+    const seccomp = compileProfile(spec);
+
+    const linux = spec.linux ?? {};
+    if (this.rootless && !(linux.namespaces ?? []).some((n) => n.type === 'user')) {
+      throw new ConfigError('running tsrun as an unprivileged user needs a user namespace in config.json (`tsrun spec --rootless` writes one)');
+    }
+    const hasUserns = (linux.namespaces ?? []).some((n) => n.type === 'user' && !n.path);
+    const mapping = hasUserns ? mapMethod(linux.uidMappings ?? [], linux.gidMappings ?? [], this.me) : 'direct';
+    const dir = containerDir(this.root, id);
+    const cgroups = this.cgroupLayout();
+    const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
+    const fifo = fifoPath(dir);
+    const cg = new CgroupManager(cgroups, cgroupPath);
+    // Build the whole plan before touching anything: bad config leaves nothing behind.
+    const planFor = (cgroupTargets: CgroupTargets | undefined) => buildInitPlan({
+      spec,
+      bundle,
+      rootfs,
+      fifo: startNow ? undefined : fifo,
+      consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      consoleFd: pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
       preserveFds: opts.preserveFds ?? 0,
-      extraFds: pair ? [pair.theirs] : [],
-      spawnsHelpers: spawnsHelpers(spec, opts, this.rootless),
+      noPivot: !!opts.noPivot,
+      noNewKeyring: !!opts.noNewKeyring,
+      relay,
+      id,
+      cgroups,
+      cgroupPath,
+      warn: this.warn,
+      seccomp,
+      setgroupsAllowed: setgroupsAllowed(mapping, this.me),
+      privileged: !this.rootless,
+      cgroupTargets,
     });
+    let { plan, idmapSources } = planFor(cg.targets());
+
+    // networking (issue 7): checked before anything exists.
+    // slirp4netns (user-mode networking, rootless podman's default) or a bridge network.
+    const slirp = (opts.network ?? spec.annotations?.['io.github.tsrun.network']) === 'slirp4netns';
+    if (slirp) {
+      lazy.slirp().slirpBinary();
+      if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'network' && !n.path)) {
+        throw new ConfigError('--network slirp4netns needs a new network namespace in linux.namespaces');
+      }
+    } else if (this.rootless && wantsNetwork(spec, opts)) {
+      throw new ConfigError('bridge networks need root; an unprivileged user can use --network slirp4netns');
+    }
+    const netReq = !slirp && wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
+
+    mark('create: plan built');
+    claimDir(this.root, id);
+    const state: StoredState = {
+      ociVersion: OCI_VERSION,
+      id,
+      pid: 0,
+      pidStartTime: 0,
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      phase: 'creating',
+      cgroupPath,
+      owner: process.getuid?.() ?? 0,
+      config: spec,
+      annotations: spec.annotations,
+    };
+    let init: PendingInit | undefined;
     try {
-      const seccomp = compileProfile(spec);
-
-      const linux = spec.linux ?? {};
-      if (this.rootless && !(linux.namespaces ?? []).some((n) => n.type === 'user')) {
-        throw new ConfigError('running tsrun as an unprivileged user needs a user namespace in config.json (`tsrun spec --rootless` writes one)');
-      }
-      const hasUserns = (linux.namespaces ?? []).some((n) => n.type === 'user' && !n.path);
-      const mapping = hasUserns ? mapMethod(linux.uidMappings ?? [], linux.gidMappings ?? [], this.me) : 'direct';
-      const dir = containerDir(this.root, id);
-      const cgroups = this.cgroupLayout();
-      const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
-      const fifo = fifoPath(dir);
-      const cg = new CgroupManager(cgroups, cgroupPath);
-      // Build the whole plan before touching anything: bad config leaves nothing behind.
-      const planFor = (cgroupTargets: CgroupTargets | undefined) => buildInitPlan({
-        spec,
-        bundle,
-        rootfs,
-        fifo: startNow ? undefined : fifo,
-        consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
-        consoleFd: pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
+      // The early init, or a fresh one: it waits for its plan, so its
+      // start-up overlaps writing the state and setting up the cgroups.
+      init = startInit(opts.earlyInit, {
+        stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
         preserveFds: opts.preserveFds ?? 0,
-        noPivot: !!opts.noPivot,
-        noNewKeyring: !!opts.noNewKeyring,
-        relay,
-        id,
-        cgroups,
-        cgroupPath,
-        warn: this.warn,
-        seccomp,
-        setgroupsAllowed: setgroupsAllowed(mapping, this.me),
-        privileged: !this.rootless,
-        cgroupTargets,
+        extraFds: pair ? [pair.theirs] : [],
+        spawnsHelpers: spawnsHelpers(spec, opts, this.rootless),
       });
-      let { plan, idmapSources } = planFor(cg.targets());
-
-      // networking (issue 7): checked before anything exists.
-      // slirp4netns (user-mode networking, rootless podman's default) or a bridge network.
-      const slirp = (opts.network ?? spec.annotations?.['io.github.tsrun.network']) === 'slirp4netns';
-      if (slirp) {
-        lazy.slirp().slirpBinary();
-        if (!(spec.linux?.namespaces ?? []).some((n) => n.type === 'network' && !n.path)) {
-          throw new ConfigError('--network slirp4netns needs a new network namespace in linux.namespaces');
-        }
-      } else if (this.rootless && wantsNetwork(spec, opts)) {
-        throw new ConfigError('bridge networks need root; an unprivileged user can use --network slirp4netns');
+      writeState(dir, state);
+      if (this.setUpCgroup(cg, spec)) {
+        applyResources(cg, withConfigDevices(spec), { warn: this.warn, skipDevices: this.rootless });
+      } else {
+        state.cgroupPath = '';
+        ({ plan, idmapSources } = planFor(undefined));
       }
-      const netReq = !slirp && wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
-
-      mark('create: plan built');
-      claimDir(this.root, id);
-      const state: StoredState = {
-        ociVersion: OCI_VERSION,
-        id,
-        pid: 0,
-        pidStartTime: 0,
-        bundle,
-        rootfs,
-        created: new Date().toISOString(),
-        phase: 'creating',
-        cgroupPath,
-        owner: process.getuid?.() ?? 0,
-        config: spec,
-        annotations: spec.annotations,
-      };
-      try {
+      const launched = await init.run(plan, async (pid) => {
+        mark('create: init pid');
+        state.pid = pid;
+        state.pidStartTime = procStat(pid)?.startTime ?? 0;
         writeState(dir, state);
-        if (this.setUpCgroup(cg, spec)) {
-          applyResources(cg, withConfigDevices(spec), { warn: this.warn, skipDevices: this.rootless });
-        } else {
-          state.cgroupPath = '';
-          ({ plan, idmapSources } = planFor(undefined));
+        if (hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], mapping, this.me);
+        // networking (issue 7): veth into the init's new netns, lease recorded.
+        if (slirp) {
+          state.slirpPid = await lazy.slirp().startSlirp(pid);
+          writeState(dir, state);
         }
-        const launched = await init.run(plan, async (pid) => {
-            mark('create: init pid');
-            state.pid = pid;
-            state.pidStartTime = procStat(pid)?.startTime ?? 0;
-            writeState(dir, state);
-            if (hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], mapping, this.me);
-            // networking (issue 7): veth into the init's new netns, lease recorded.
-            if (slirp) {
-              state.slirpPid = await lazy.slirp().startSlirp(pid);
-              writeState(dir, state);
-            }
-            if (netReq) {
-              state.network = await lazy.network().attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
-              writeState(dir, state);
-            }
-            const hookState = this.hookState(state, 'creating');
-            await runHooks('prestart', spec.hooks?.prestart, hookState);
-            await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
-            const fds = idmapSources.map((src) => lazy.idmap().makeIdmappedMount(src, `/proc/${pid}/ns/user`));
-            return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState), fds };
-        });
-        mark('create: init ready');
-        state.phase = 'created';
-        writeState(dir, state);
-        if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
-        let master: number | undefined;
-        if (pair) {
-          master = pair.receiveMaster();
-          pair.closeTheirs();
+        if (netReq) {
+          state.network = await lazy.network().attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
+          writeState(dir, state);
         }
-        return { pid: launched.pid, exited: launched.exited, master, state };
-      } catch (e) {
-        if (state.pid > 0) killQuietly(state.pid, 9);
-        await cg.destroy().catch(() => {});
-        if (netReq) await lazy.network().detachNetwork(dir).catch(() => {}); // networking (issue 7)
-        if (state.slirpPid) await lazy.slirp().stopSlirp(state.slirpPid);
-        removeDir(dir);
-        throw e;
+        const hookState = this.hookState(state, 'creating');
+        await runHooks('prestart', spec.hooks?.prestart, hookState);
+        await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
+        const fds = idmapSources.map((src) => lazy.idmap().makeIdmappedMount(src, `/proc/${pid}/ns/user`));
+        return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState), fds };
+      });
+      mark('create: init ready');
+      state.phase = 'created';
+      writeState(dir, state);
+      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+      let master: number | undefined;
+      if (pair) {
+        master = pair.receiveMaster();
+        pair.closeTheirs();
       }
+      return { pid: launched.pid, exited: launched.exited, master, state };
     } catch (e) {
-      init.abort();
+      init?.abort();
+      if (state.pid > 0) killQuietly(state.pid, 9);
+      await cg.destroy().catch(() => {});
+      if (netReq) await lazy.network().detachNetwork(dir).catch(() => {}); // networking (issue 7)
+      if (state.slirpPid) await lazy.slirp().stopSlirp(state.slirpPid);
+      removeDir(dir);
       throw e;
     }
-  }
+}
 
   /** Releases a created container's init to execute the user's program. */
   async start(id: string): Promise<void> {
