@@ -344,6 +344,7 @@ describe.skipIf(!isRoot || !built)('the shim over ttrpc', () => {
       await expect(c.call(TASK, 'Exec', encode(T.ExecProcessRequest, { id: b.id, exec_id: 'e1', spec: proc(['true']) }))).rejects.toMatchObject({ code: Code.ALREADY_EXISTS });
       const w1 = call<{ exit_status: number }>(c, 'Wait', T.WaitRequest, T.WaitResponse, { id: b.id, exec_id: 'e1' });
       const e1 = await call<{ pid: number }>(c, 'Start', T.StartRequest, T.StartResponse, { id: b.id, exec_id: 'e1' });
+      expect(e1.pid).toBeGreaterThan(0);
       expect((await w1).exit_status).toBe(9);
       expect(readFileSync(out, 'utf8')).toBe('in-exec\n');
       expect((await call<{ exit_status: number }>(c, 'Delete', T.DeleteRequest, T.DeleteResponse, { id: b.id, exec_id: 'e1' })).exit_status).toBe(9);
