@@ -53,7 +53,10 @@
 #include <dirent.h>
 #include <termios.h>
 #include <time.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include "mount-fd.h"
 
 /* Keep in sync with src/runtime/plan.ts. */
 enum op {
@@ -109,6 +112,9 @@ enum op {
 	OP_LINK_UP = 52,
 	OP_JOIN_CGROUP = 53,
 	OP_SETNS_SLOT = 54,
+	OP_EXPECT_DEV = 55,
+	OP_UMOUNT = 56,
+	OP_CLONE_MOUNT = 57,
 };
 
 /* OP_MOUNT target flags */
@@ -118,6 +124,11 @@ enum op {
 #define T_IGNORE_ENOENT 8u /* a missing target is not an error (masked/readonly paths) */
 #define T_SRC_IN_ROOT 16u /* the source is resolved inside the root too */
 #define T_COPYUP 32u      /* copy what was at the target into the new (tmpfs) mount */
+#define T_NOT_PROCFS 64u  /* refuse a target that lies on procfs (nothing is mounted inside /proc) */
+#define T_PLAIN_DIR 128u  /* the target is reached without symlinks and is a directory (proc, sysfs) */
+#define T_KEEP_LOCKED 256u /* remount: keep the flags a user namespace's owner locked */
+
+#define PROC_MAGIC 0x9fa0
 
 enum msg_type { MSG_PID = 1, MSG_READY = 2, MSG_ERROR = 3, MSG_EXIT = 4, MSG_GO = 10 };
 
@@ -145,7 +156,6 @@ static size_t go_payload_len;
 static char *agent_payload;
 static size_t agent_payload_len;
 static const char *exec_path; /* chosen by OP_EXEC_CHECK */
-static int proc_fd_ok = -1;
 
 /* ---------- plan decoding ---------- */
 
@@ -285,48 +295,105 @@ static void __attribute__((noreturn)) fail(uint32_t step, int err, uint32_t val)
 	_exit(127);
 }
 
-/* ---------- re-exec from a sealed memfd ----------
+/* ---------- re-exec from a private copy ----------
  * A container process must never be able to reach the host binary it was
- * started from (the /proc/self/exe overwrite attack). We run from a sealed,
- * anonymous copy: writing to /proc/<pid>/exe then has nothing to overwrite. */
+ * started from (the /proc/self/exe overwrite attack, CVE-2019-5736). We run
+ * from a sealed memfd copy, or where memfds may not be executed
+ * (vm.memfd_noexec), from an unlinked O_TMPFILE copy; writing to
+ * /proc/<pid>/exe then has nothing of the host's to overwrite. When no copy
+ * can be made we refuse to go on: never fail open. */
 
-static int is_sealed_self(void)
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x10u
+#endif
+/* The step number of the "cannot run from a copy" error (see launcher.ts). */
+#define SELF_COPY_STEP 0xffffffffu
+
+static int running_from_copy(void)
 {
 	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	int seals = fcntl(fd, F_GET_SEALS);
+	struct stat st;
+	int sealed = seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SEAL)) == (F_SEAL_WRITE | F_SEAL_SEAL);
+	int unlinked = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 0;
 	close(fd);
-	return seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SEAL)) == (F_SEAL_WRITE | F_SEAL_SEAL);
+	return sealed || unlinked;
 }
 
-static void reexec_sealed(char **argv)
+static int copy_file(int src, int dst)
+{
+	struct stat st;
+	if (fstat(src, &st) < 0)
+		return -1;
+	off_t off = 0;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(dst, src, &off, (size_t)(st.st_size - off));
+		if (n <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A sealed memfd copy; -1 and errno when memfds cannot be made or sealed. */
+static int memfd_copy(int src)
+{
+	int mfd = (int)syscall(SYS_memfd_create, "tsrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (mfd < 0 && errno == EINVAL) /* a kernel before MFD_EXEC (6.3) */
+		mfd = (int)syscall(SYS_memfd_create, "tsrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return -1;
+	if (copy_file(src, mfd) < 0 || fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		int e = errno;
+		close(mfd);
+		errno = e;
+		return -1;
+	}
+	return mfd;
+}
+
+/* An unlinked copy in a directory of the host, reopened read-only (a file
+ * open for writing cannot be executed). */
+static int tmpfile_copy(int src, const char *dir)
+{
+	int rw = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0500);
+	if (rw < 0)
+		return -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", rw);
+	int ro = copy_file(src, rw) < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	int e = errno;
+	close(rw);
+	errno = e;
+	return ro;
+}
+
+/* Returns only when no protected copy could be executed, with errno set. */
+static void reexec_from_copy(char **argv)
 {
 	extern char **environ;
+	static const char *const dirs[] = {"/run", "/dev/shm", "/tmp", "/var/tmp"};
 	int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (src < 0)
 		return;
-	struct stat st;
-	int mfd = (int)syscall(SYS_memfd_create, "tsrun-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mfd < 0 || fstat(src, &st) < 0)
-		goto out;
-	off_t off = 0;
-	while (off < st.st_size) {
-		ssize_t n = sendfile(mfd, src, &off, (size_t)(st.st_size - off));
-		if (n <= 0)
-			goto out;
+	int err = 0;
+	int fd = memfd_copy(src);
+	if (fd >= 0) {
+		fexecve(fd, argv, environ);
+		err = errno; /* e.g. EACCES under vm.memfd_noexec */
+		close(fd);
 	}
-	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-		goto out;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		fd = tmpfile_copy(src, dirs[i]);
+		if (fd < 0)
+			continue;
+		fexecve(fd, argv, environ);
+		err = errno;
+		close(fd);
+	}
 	close(src);
-	fexecve(mfd, argv, environ);
-	/* fexecve failed: fall through and report it as a plan failure later. */
-	close(mfd);
-	return;
-out:
-	close(src);
-	if (mfd >= 0)
-		close(mfd);
+	errno = err ? err : errno;
 }
 
 /* ---------- path resolution inside the root ---------- */
@@ -517,40 +584,35 @@ static int copy_tree(int src, int dst, int depth)
 	return r;
 }
 
-/* A path string through which mount(2) reaches the fd's object. */
-static void fd_path(int fd, char *buf, size_t n)
+/* A target inside the root as an O_PATH fd (never a path through the
+ * container's /proc), checked as its flags demand. Returns the fd or -errno. */
+static int resolve_target(const char *target, unsigned tflags)
 {
-	snprintf(buf, n, "/proc/self/fd/%d", fd);
-}
-
-/* Resolve a target: inside the root (returns fd and fills the fd path), or
- * as a plain path. */
-static int target_path(const char *target, unsigned tflags, char *buf, size_t n, int *fdp)
-{
-	*fdp = -1;
-	if (!(tflags & T_IN_ROOT)) {
-		snprintf(buf, n, "%s", target);
-		return 0;
-	}
 	if (slots[ROOT_SLOT] < 0)
 		return -EBADF;
 	int fd = resolve_in_root(slots[ROOT_SLOT], target, tflags);
 	if (fd < 0)
 		return fd;
-	if (proc_fd_ok < 0) {
-		struct stat st;
-		proc_fd_ok = stat("/proc/self/fd", &st) == 0;
-	}
-	if (!proc_fd_ok) {
-		/* No /proc: we are already inside the root (after pivot_root),
-		 * where a plain path cannot leave it. */
+	if (tflags & T_PLAIN_DIR) {
+		/* Resolved again without following any symlink: a symlinked
+		 * /proc or /sys must not move where procfs or sysfs lands. */
+		struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS};
+		const char *rel = target;
+		while (*rel == '/')
+			rel++;
+		int plain = (int)syscall(SYS_openat2, slots[ROOT_SLOT], *rel ? rel : ".", &how, sizeof(how));
+		int e = errno;
 		close(fd);
-		snprintf(buf, n, "/%s", target[0] == '/' ? target + 1 : target);
-		return 0;
+		if (plain < 0)
+			return -e;
+		fd = plain;
 	}
-	*fdp = fd;
-	fd_path(fd, buf, n);
-	return 0;
+	struct statfs sf;
+	if ((tflags & T_NOT_PROCFS) && (fstatfs(fd, &sf) < 0 || sf.f_type == PROC_MAGIC)) {
+		close(fd);
+		return -EXDEV;
+	}
+	return fd;
 }
 
 /* ---------- individual steps ---------- */
@@ -681,32 +743,92 @@ static int do_remount(const char *path, unsigned long flags)
 	return 0;
 }
 
-static int do_mask(const char *path)
+/* Masks the file or directory at target: a read-only tmpfs over a
+ * directory, else a bind of the null device in slot null_slot (which the
+ * runtime opened and checked with OP_EXPECT_DEV), never whatever the
+ * container's /dev/null is. */
+static int do_mask(int target, int null_slot)
 {
 	struct stat st;
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
-			return -errno;
-	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
+	if (fstat(target, &st) < 0)
 		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		if (null_slot < 0 || null_slot >= MAX_SLOTS || slots[null_slot] < 0)
+			return -EBADF;
+		/* The slot holds a detached bind of the null device made before
+		 * pivot_root: the first mask attaches it, later ones clone it
+		 * (a mount can be cloned once it is in our namespace). */
+		static int null_attached;
+		if (!null_attached) {
+			int r = mfd_attach(slots[null_slot], target);
+			null_attached = r == 0;
+			return r;
+		}
 	}
-	return 0;
+	int mnt = S_ISDIR(st.st_mode) ? mfd_new_fs("tmpfs", "tmpfs", "", MS_RDONLY) : mfd_clone(slots[null_slot], NULL, 0);
+	if (mnt < 0)
+		return mnt;
+	int r = mfd_attach(mnt, target);
+	close(mnt);
+	return r;
 }
 
-static int do_mount_setattr(const char *path, uint64_t set, uint64_t clr, uint64_t prop, uint64_t recursive)
+#define PROPAGATION_FLAGS (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+
+/* tmpcopyup: what the target directory held goes into the detached mount. */
+static int copy_up(int target, int mnt)
 {
-	struct {
-		uint64_t attr_set, attr_clr, propagation, userns_fd;
-	} attr = {set, clr, prop, 0};
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-	unsigned flags = recursive ? 0x8000 /* AT_RECURSIVE */ : 0;
-	if (syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &attr, sizeof(attr)) < 0)
-		return -errno;
-	return 0;
+	int hidden = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int top = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat hs;
+	int r = hidden < 0 || top < 0 ? -errno : copy_tree(hidden, top, 0);
+	if (r == 0 && (fstat(hidden, &hs) < 0 || fchown(top, hs.st_uid, hs.st_gid) < 0 || fchmod(top, hs.st_mode & 07777) < 0))
+		r = -errno;
+	if (hidden >= 0)
+		close(hidden);
+	if (top >= 0)
+		close(top);
+	return r;
+}
+
+/* A mount onto a target inside the root: a bind (of a host path, or of a
+ * path inside the root), a propagation change, or a new file system; each
+ * made detached and moved onto the target's fd. */
+static int do_mount_in_root(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data, unsigned tflags)
+{
+	int tfd = resolve_target(target, tflags);
+	if (tfd < 0)
+		return tfd;
+	int r, mnt;
+	if (flags & MS_REMOUNT) {
+		r = mfd_remount(tfd, flags & ~(unsigned long)(MS_REMOUNT | MS_BIND), (tflags & T_KEEP_LOCKED) != 0);
+		close(tfd);
+		return r;
+	}
+	if (!(flags & MS_BIND) && !src[0] && !fstype[0] && (flags & PROPAGATION_FLAGS)) {
+		r = mfd_propagation(tfd, flags, (flags & MS_REC) != 0);
+		close(tfd);
+		return r;
+	}
+	if (!(flags & MS_BIND)) {
+		mnt = mfd_new_fs(fstype, src, data, flags);
+	} else if (tflags & T_SRC_IN_ROOT) {
+		int sfd = resolve_in_root(slots[ROOT_SLOT], src, 0);
+		mnt = sfd < 0 ? sfd : mfd_clone(sfd, NULL, (flags & MS_REC) != 0);
+		if (sfd >= 0)
+			close(sfd);
+	} else {
+		mnt = mfd_clone(AT_FDCWD, src, (flags & MS_REC) != 0);
+	}
+	r = mnt < 0 ? mnt : 0;
+	if (r == 0 && (tflags & T_COPYUP))
+		r = copy_up(tfd, mnt);
+	if (r == 0)
+		r = mfd_attach(mnt, tfd);
+	if (mnt >= 0)
+		close(mnt);
+	close(tfd);
+	return r;
 }
 
 /* Mirror the init's fate in stage 0, so `tsrun run` sees the container's
@@ -772,14 +894,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tsrun-init: this program is started by tsrun, not by hand\n");
 		return 2;
 	}
-	if (!is_sealed_self())
-		reexec_sealed(argv);
+	ctrl_fd = atoi(argv[1]);
+	if (!running_from_copy()) {
+		reexec_from_copy(argv);
+		/* The runtime reports it (launcher.ts): one line, its words. */
+		send_msg(MSG_ERROR, SELF_COPY_STEP, errno ? errno : ENOEXEC, 0);
+		return 2;
+	}
 
 	/* Not dumpable while we hold host resources: no ptrace, no /proc/<pid>/
 	 * access from the container until execve resets it. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-	ctrl_fd = atoi(argv[1]);
 	for (int i = 0; i < MAX_SLOTS; i++)
 		slots[i] = -1;
 #ifndef SYS_close_range
@@ -848,10 +974,17 @@ int main(int argc, char **argv)
 			uint32_t n;
 			const char *path = get_str(&c, NULL);
 			const char *data = get_str(&c, &n);
+			uint64_t magic = get_u64(&c); /* the file system it must be on; 0: any */
 			if (c.bad)
 				break;
-			int fd = open(path, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || write(fd, data, n) != (ssize_t)n)
+			/* No magic links, and on the file system the plan names: a
+			 * procfs file must not be a decoy the image put in /proc. */
+			struct open_how how = {.flags = O_WRONLY | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+			int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+			struct statfs sf;
+			if (fd >= 0 && magic && (fstatfs(fd, &sf) < 0 || (uint64_t)sf.f_type != magic))
+				r = -EXDEV;
+			else if (fd < 0 || write(fd, data, n) != (ssize_t)n)
 				r = -errno;
 			if (fd >= 0)
 				close(fd);
@@ -949,53 +1082,15 @@ int main(int argc, char **argv)
 			unsigned tflags = (unsigned)get_u64(&c);
 			if (c.bad)
 				break;
-			char tpath[4200];
-			int sfd = -1;
-			char spath[64];
-			if ((tflags & T_SRC_IN_ROOT) && src[0]) {
-				sfd = resolve_in_root(slots[ROOT_SLOT], src, 0);
-				if (sfd < 0) {
-					r = (sfd == -ENOENT && (tflags & T_IGNORE_ENOENT)) ? 0 : sfd;
-					break;
-				}
-				fd_path(sfd, spath, sizeof(spath));
-				src = spath;
-			}
-			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
-			int hidden = -1; /* what the mount will hide, for T_COPYUP */
-			if (r == 0 && (tflags & T_COPYUP)) {
-				hidden = open(tpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (hidden < 0)
+			if (!(tflags & T_IN_ROOT)) {
+				/* A host-side path the runtime chose (the rootfs, "/"). */
+				if (mount(src[0] ? src : NULL, target, fstype[0] ? fstype : NULL, flags, data[0] ? data : NULL) < 0)
 					r = -errno;
+				break;
 			}
-			if (r == 0 && mount(src[0] ? src : NULL, tpath, fstype[0] ? fstype : NULL, flags, data[0] ? data : NULL) < 0)
-				r = -errno;
-			if (r == 0 && hidden >= 0) {
-				/* tpath now reaches the new mount (through a fresh lookup). */
-				int fresh = resolve_in_root(slots[ROOT_SLOT], target, 0);
-				char fpath[64];
-				int nd = -1;
-				if (fresh >= 0) {
-					fd_path(fresh, fpath, sizeof(fpath));
-					nd = open(fpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-					close(fresh);
-				}
-				if (nd < 0) {
-					r = -errno;
-				} else {
-					struct stat hs;
-					r = copy_tree(hidden, nd, 0);
-					if (r == 0 && fstat(hidden, &hs) == 0 && (fchown(nd, hs.st_uid, hs.st_gid) < 0 || fchmod(nd, hs.st_mode & 07777) < 0))
-						r = -errno;
-					close(nd);
-				}
-			}
-			if (hidden >= 0)
-				close(hidden);
+			r = do_mount_in_root(src, target, fstype, flags, data, tflags);
 			if (r == -ENOENT && (tflags & T_IGNORE_ENOENT))
 				r = 0;
-			if (sfd >= 0)
-				close(sfd);
 			break;
 		}
 		case OP_REMOUNT: {
@@ -1004,10 +1099,12 @@ int main(int argc, char **argv)
 			unsigned tflags = (unsigned)get_u64(&c);
 			if (c.bad)
 				break;
-			char tpath[4200];
-			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
-			if (r == 0)
-				r = do_remount(tpath, flags);
+			if (!(tflags & T_IN_ROOT)) {
+				r = do_remount(target, flags);
+				break;
+			}
+			tfd = resolve_target(target, tflags);
+			r = tfd < 0 ? tfd : mfd_remount(tfd, flags, (tflags & T_KEEP_LOCKED) != 0);
 			if (r == -ENOENT && (tflags & T_IGNORE_ENOENT))
 				r = 0;
 			break;
@@ -1018,16 +1115,74 @@ int main(int argc, char **argv)
 			unsigned tflags = (unsigned)get_u64(&c);
 			if (c.bad)
 				break;
-			char tpath[4200];
-			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
-			if (r == 0)
-				r = do_mount_setattr(tpath, set, clr, prop, rec);
+			tfd = resolve_target(target, tflags | T_IN_ROOT);
+			r = tfd < 0 ? tfd : mfd_setattr(tfd, set, clr, prop, rec != 0);
 			break;
 		}
 		case OP_MASK: {
 			const char *path = get_str(&c, NULL);
-			if (!c.bad)
-				r = do_mask(path);
+			uint64_t null_slot = get_u64(&c);
+			unsigned tflags = (unsigned)get_u64(&c);
+			if (c.bad)
+				break;
+			tfd = resolve_target(path, tflags | T_IN_ROOT);
+			r = tfd < 0 ? tfd : do_mask(tfd, (int)null_slot);
+			if (r == -ENOENT && (tflags & T_IGNORE_ENOENT))
+				r = 0;
+			break;
+		}
+		case OP_EXPECT_DEV: {
+			/* The fd in the slot must be this device node (e.g. the
+			 * null device masks are made of): refuse anything else. */
+			uint64_t slot = get_u64(&c);
+			uint64_t type = get_u64(&c);
+			uint64_t major = get_u64(&c), minor = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+			struct stat st;
+			if (fstat(slots[slot], &st) < 0)
+				r = -errno;
+			else if ((st.st_mode & S_IFMT) != (mode_t)type || major(st.st_rdev) != major || minor(st.st_rdev) != minor)
+				r = -ENODEV;
+			break;
+		}
+		case OP_CLONE_MOUNT: {
+			/* The slot's fd becomes a detached copy of the mount it is
+			 * on (a file or directory bind), usable after pivot_root. */
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+			int m = mfd_clone(slots[slot], NULL, 0);
+			if (m < 0) {
+				r = m;
+				break;
+			}
+			close(slots[slot]);
+			slots[slot] = m;
+			break;
+		}
+		case OP_UMOUNT: {
+			/* Detach a host mount from the container's view; where that
+			 * is refused (a user namespace), cover it with an empty
+			 * tmpfs when the plan says so. A path already gone is fine. */
+			const char *path = get_str(&c, NULL);
+			uint64_t cover = get_u64(&c);
+			if (c.bad)
+				break;
+			if (mount(NULL, path, NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+				r = errno == ENOENT || errno == EINVAL ? 0 : -errno;
+				break;
+			}
+			if (umount2(path, MNT_DETACH) == 0)
+				break;
+			if ((errno != EINVAL && errno != EPERM) || !cover)
+				r = -errno;
+			else if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+				r = -errno;
 			break;
 		}
 		case OP_MKNOD: {
@@ -1054,9 +1209,7 @@ int main(int argc, char **argv)
 				break;
 			}
 			/* O_PATH fds cannot be used with mknodat; reopen the directory. */
-			char dpath[64];
-			fd_path(dfd, dpath, sizeof(dpath));
-			int real = open(dpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+			int real = openat(dfd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 			close(dfd);
 			if (real < 0) {
 				r = -errno;
@@ -1091,7 +1244,6 @@ int main(int argc, char **argv)
 			if (slots[ROOT_SLOT] >= 0)
 				close(slots[ROOT_SLOT]);
 			slots[ROOT_SLOT] = fd;
-			proc_fd_ok = -1;
 			break;
 		}
 		case OP_PIVOT_ROOT: {
@@ -1498,19 +1650,8 @@ int main(int argc, char **argv)
 				c.bad = 1;
 				break;
 			}
-			char tpath[4200];
-			r = target_path(target, tflags, tpath, sizeof(tpath), &tfd);
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-			/* Onto the resolved fd itself: a /proc/self/fd path would be
-			 * taken as the symlink, not followed. */
-			if (r == 0 && tfd >= 0 &&
-			    syscall(SYS_move_mount, slots[slot], "", tfd, "", 0x4 | 0x40 /* MOVE_MOUNT_F_EMPTY_PATH | T_EMPTY_PATH */) < 0)
-				r = -errno;
-			else if (r == 0 && tfd < 0 &&
-				 syscall(SYS_move_mount, slots[slot], "", AT_FDCWD, tpath, 0x4 | 0x10 /* F_EMPTY_PATH | T_SYMLINKS */) < 0)
-				r = -errno;
+			tfd = resolve_target(target, tflags | T_IN_ROOT);
+			r = tfd < 0 ? tfd : mfd_attach(slots[slot], tfd);
 			close(slots[slot]);
 			slots[slot] = -1;
 			break;

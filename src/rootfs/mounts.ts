@@ -1,11 +1,12 @@
 // config.json's root, mounts, devices, masked and read-only paths, turned
 // into plan steps. Every mount target is resolved by the native side inside
 // the rootfs (openat2 RESOLVE_IN_ROOT), so symlinks cannot lead to the host.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
 import { Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
+import { isUnder, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
 import { checkIdmapMount, type IdmapSource } from './idmap-mount';
 import type { CgroupLayout } from '../cgroups/hierarchy';
 import {
@@ -63,6 +64,7 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
   if (propFlag & MS_SHARED) plan.add(Op.PRIVATE_PARENT, `make the mount holding ${rootfs} private (pivot_root refuses a shared parent)`, str(rootfs));
   plan.add(Op.MOUNT, `bind mount the rootfs ${rootfs} onto itself`, str(rootfs), str(rootfs), str(''), u64(MS_BIND | MS_REC), str(''), u64(0));
   plan.add(Op.SET_ROOT, `open the rootfs ${rootfs}`, str(rootfs));
+  if ((spec.linux?.maskedPaths?.length ?? 0) > 0) addNullDevice(plan);
 
   const mounts = spec.mounts ?? [];
   for (const m of mounts) addMount(plan, ctx, m);
@@ -72,6 +74,12 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
   beforePivot(plan);
 
   if (ctx.noPivot) {
+    // chroot leaves the host's mounts in the namespace: a full procfs or
+    // sysfs there would let a nested user namespace mount a fresh, unmasked
+    // one (the kernel checks every mount of the namespace). runc hides them too.
+    for (const path of unmountsBeforeMoveRoot(readFileSync('/proc/self/mountinfo', 'utf8'), rootfs)) {
+      plan.add(Op.UMOUNT, `hide the host's ${path} from the container (--no-pivot)`, str(path), u64(1));
+    }
     plan.add(Op.MOVE_ROOT, `move the rootfs to / (--no-pivot)`, str(rootfs));
   } else {
     plan.add(Op.PIVOT_ROOT, `pivot_root into ${rootfs}`, str(rootfs));
@@ -87,15 +95,28 @@ export function addRootfsFinishSteps(plan: Plan, spec: Spec): void {
   for (const p of spec.linux?.readonlyPaths ?? []) {
     const flags = T.IN_ROOT | T.IGNORE_ENOENT;
     plan.add(Op.MOUNT, `bind ${p} read-only (readonlyPaths)`, str(p), str(p), str(''), u64(MS_BIND | MS_REC), str(''), u64(flags | T.SRC_IN_ROOT));
-    plan.add(Op.REMOUNT, `remount ${p} read-only (readonlyPaths)`, str(p), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(flags));
+    plan.add(Op.REMOUNT, `remount ${p} read-only (readonlyPaths)`, str(p), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(flags | T.KEEP_LOCKED));
   }
+  // A missing path is fine (as with runc): there is nothing to hide.
   for (const p of spec.linux?.maskedPaths ?? []) {
-    plan.add(Op.MASK, `mask ${p} (maskedPaths)`, str(p));
+    plan.add(Op.MASK, `mask ${p} (maskedPaths)`, str(p), u64(Slot.NULLDEV), u64(T.IGNORE_ENOENT));
   }
   if (spec.root?.readonly) {
     plan.add(Op.REMOUNT, 'remount the root read-only (root.readonly)', str('/'), u64(MS_RDONLY), u64(0));
   }
 }
+
+/** The null device masks are bound from: the host's, opened before the
+ * pivot and checked to be char 1:3, never whatever the container's
+ * /dev/null is (CVE-2025-31133 class). */
+function addNullDevice(plan: Plan): void {
+  plan.add(Op.OPEN_PATH, 'open the null device for masked paths', str('/dev/null'), u64(Slot.NULLDEV), u64(0o10000000 /* O_PATH */));
+  plan.add(Op.EXPECT_DEV, 'check that /dev/null is the null device', u64(Slot.NULLDEV), u64(S_IFCHR), u64(1), u64(3));
+  plan.explain(19 /* ENODEV */, '/dev/null is not the null character device (1:3)');
+  plan.add(Op.CLONE_MOUNT, 'keep a bind of the null device for masked paths', u64(Slot.NULLDEV));
+}
+
+const S_IFCHR = 0o020000;
 
 function normDest(d: string): string {
   const parts = d.split('/').filter((p) => p && p !== '.');
@@ -110,6 +131,12 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
   const dest = normDest(m.destination);
   if (dest === '/') throw new ConfigError(`config.json: mount destination "${m.destination}" cannot be the root`);
   if (dest.split('/').includes('..')) throw new ConfigError(`config.json: mount destination "${m.destination}" must not contain ".."`);
+  const refusal = procMountRefusal(dest, m.type);
+  if (refusal) throw new ConfigError(`config.json: mount ${dest}: ${refusal}`);
+  // At mount time the target is checked again as resolved: a symlink in the
+  // image or in an earlier mount must not move a mount into /proc.
+  const guard = isUnder(dest, '/proc') ? 0 : T.NOT_PROCFS;
+  const plainDir = m.type === 'proc' || m.type === 'sysfs' ? T.PLAIN_DIR : 0;
   const o = parseMountOptions(m.options);
   const idmapped = o.idmap || !!m.uidMappings || !!m.gidMappings;
   if (idmapped) checkIdmapMount(m, dest, ctx.userns, ctx.spec.linux?.uidMappings, ctx.spec.linux?.gidMappings);
@@ -117,8 +144,9 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
   const data = o.data.join(',');
   const type = m.type ?? '';
 
+  const inRoot = T.IN_ROOT | guard;
   if (type === 'cgroup' || type === 'cgroup2') {
-    addCgroupMount(plan, ctx, dest, o.flags);
+    addCgroupMount(plan, ctx, dest, o.flags, inRoot);
   } else if (o.bind || type === 'bind') {
     const source = m.source ?? '';
     if (!source) throw new ConfigError(`config.json: bind mount ${dest} needs a source`);
@@ -135,42 +163,49 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
       const slot = Slot.PASSED + ctx.idmapSources.length;
       if (slot >= Slot.PASSED_END) throw new ConfigError(`config.json: at most ${Slot.PASSED_END - Slot.PASSED} id-mapped mounts are supported`);
       ctx.idmapSources.push({ source: src, recursive: o.recursive || o.ridmap });
-      plan.add(Op.MOVE_MOUNT, `mount the id-mapped ${src} on ${dest}`, u64(slot), str(dest), u64(T.IN_ROOT | mk));
+      plan.add(Op.MOVE_MOUNT, `mount the id-mapped ${src} on ${dest}`, u64(slot), str(dest), u64(inRoot | mk));
     } else {
-      plan.add(Op.MOUNT, `bind mount ${src} on ${dest}`, str(src), str(dest), str(''), u64(MS_BIND | (o.recursive ? MS_REC : 0)), str(''), u64(T.IN_ROOT | mk));
+      plan.add(Op.MOUNT, `bind mount ${src} on ${dest}`, str(src), str(dest), str(''), u64(MS_BIND | (o.recursive ? MS_REC : 0)), str(''), u64(inRoot | mk));
     }
+    explainProcfs(plan, dest);
     const extra = o.flags & ~(MS_BIND | MS_REC);
-    if (extra) plan.add(Op.REMOUNT, `remount ${dest} with its options`, str(dest), u64(extra), u64(T.IN_ROOT));
+    if (extra) plan.add(Op.REMOUNT, `remount ${dest} with its options`, str(dest), u64(extra), u64(inRoot | T.KEEP_LOCKED));
   } else if (idmapped) {
     throw new ConfigError(`config.json: mount ${dest}: only bind mounts can be id-mapped`);
   } else {
     const source = m.source ?? type;
     const copyup = o.tmpcopyup ? T.COPYUP : 0;
-    plan.add(Op.MOUNT, `mount ${type || 'none'} on ${dest}${copyup ? ' (copying its contents up)' : ''}`, str(source), str(dest), str(type), u64(o.flags), str(data), u64(T.IN_ROOT | T.MKDIR | copyup));
+    plan.add(Op.MOUNT, `mount ${type || 'none'} on ${dest}${copyup ? ' (copying its contents up)' : ''}`, str(source), str(dest), str(type), u64(o.flags), str(data), u64(inRoot | T.MKDIR | copyup | plainDir));
+    explainProcfs(plan, dest);
+    if (plainDir) plan.explain(40 /* ELOOP */, `${dest} must not be a symlink in the rootfs`).explain(20 /* ENOTDIR */, `${dest} must be a directory in the rootfs`);
   }
   for (const p of o.propagation) {
-    plan.add(Op.MOUNT, `set propagation of ${dest}`, str(''), str(dest), str(''), u64(p), str(''), u64(T.IN_ROOT));
+    plan.add(Op.MOUNT, `set propagation of ${dest}`, str(''), str(dest), str(''), u64(p), str(''), u64(inRoot));
   }
   if (o.recAttrSet || o.recAttrClear) {
-    plan.add(Op.MOUNT_SETATTR, `set recursive attributes on ${dest}`, str(dest), u64(o.recAttrSet), u64(o.recAttrClear), u64(0), u64(1), u64(T.IN_ROOT));
+    plan.add(Op.MOUNT_SETATTR, `set recursive attributes on ${dest}`, str(dest), u64(o.recAttrSet), u64(o.recAttrClear), u64(0), u64(1), u64(inRoot));
   }
+}
+
+function explainProcfs(plan: Plan, dest: string): void {
+  plan.explain(18 /* EXDEV */, `${dest} resolves to a path inside /proc, where nothing may be mounted`);
 }
 
 /** /sys/fs/cgroup inside: the unified tree, or on v1/hybrid hosts a tmpfs with
  * one directory per hierarchy. With a new cgroup namespace each is a fresh
  * cgroup mount showing the container's cgroup as "/"; without one, the
  * container's own cgroup directories are bind mounted. */
-function addCgroupMount(plan: Plan, ctx: RootfsContext, dest: string, flags: number): void {
+function addCgroupMount(plan: Plan, ctx: RootfsContext, dest: string, flags: number, inRoot: number): void {
   const mountFlags = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   const fsMount = (h: { version: 1 | 2; controllers: string[]; mountpoint: string }, target: string) => {
     if (ctx.newCgroupns) {
       const fstype = h.version === 2 ? 'cgroup2' : 'cgroup';
       const data = h.version === 2 ? '' : h.controllers.join(',');
-      plan.add(Op.MOUNT, `mount ${fstype} on ${target}`, str(fstype), str(target), str(fstype), u64(mountFlags), str(data), u64(T.IN_ROOT | T.MKDIR));
+      plan.add(Op.MOUNT, `mount ${fstype} on ${target}`, str(fstype), str(target), str(fstype), u64(mountFlags), str(data), u64(inRoot | T.MKDIR));
     } else {
       const src = `${h.mountpoint}${ctx.cgroupPath}`;
-      plan.add(Op.MOUNT, `bind mount ${src} on ${target}`, str(src), str(target), str(''), u64(MS_BIND | MS_REC), str(''), u64(T.IN_ROOT | T.MKDIR));
-      if (mountFlags) plan.add(Op.REMOUNT, `remount ${target} with its options`, str(target), u64(mountFlags), u64(T.IN_ROOT));
+      plan.add(Op.MOUNT, `bind mount ${src} on ${target}`, str(src), str(target), str(''), u64(MS_BIND | MS_REC), str(''), u64(inRoot | T.MKDIR));
+      if (mountFlags) plan.add(Op.REMOUNT, `remount ${target} with its options`, str(target), u64(mountFlags), u64(inRoot | T.KEEP_LOCKED));
     }
   };
   const layout = ctx.cgroups;
@@ -178,10 +213,10 @@ function addCgroupMount(plan: Plan, ctx: RootfsContext, dest: string, flags: num
     fsMount(layout.hierarchies[0]!, dest);
     return;
   }
-  plan.add(Op.MOUNT, `mount tmpfs on ${dest}`, str('tmpfs'), str(dest), str('tmpfs'), u64(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), u64(T.IN_ROOT | T.MKDIR));
+  plan.add(Op.MOUNT, `mount tmpfs on ${dest}`, str('tmpfs'), str(dest), str('tmpfs'), u64(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), u64(inRoot | T.MKDIR));
   for (const h of layout.hierarchies) fsMount(h, `${dest}/${basename(h.mountpoint)}`);
   if (flags & MS_RDONLY) {
-    plan.add(Op.REMOUNT, `remount ${dest} read-only`, str(dest), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(T.IN_ROOT));
+    plan.add(Op.REMOUNT, `remount ${dest} read-only`, str(dest), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(inRoot | T.KEEP_LOCKED));
   }
 }
 

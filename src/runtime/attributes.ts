@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
 import type { Process, Spec } from '../oci/types';
 import type { NamespacePlan } from '../namespaces';
-import { bytes, Op, type Plan, str, u64 } from './plan';
+import { bytes, Op, type Plan, PROC_SUPER_MAGIC, str, u64 } from './plan';
 
 export function apparmorEnabled(): boolean {
   try {
@@ -34,14 +34,22 @@ export function checkLsm(spec: Spec, proc: Process, host = { apparmor: apparmorE
   if (spec.linux?.intelRdt) throw new ConfigError('linux.intelRdt is not supported by tsrun');
 }
 
+/** A write to a procfs file, refused unless the file really is on procfs:
+ * after pivot_root, /proc is the container's, and an image could have put a
+ * decoy there (CVE-2019-16884 class). */
+export function addProcWrite(plan: Plan, what: string, path: string, text: string): void {
+  plan.add(Op.WRITE_FILE, what, str(path), str(text), u64(PROC_SUPER_MAGIC));
+  plan.explain(18 /* EXDEV */, `${path} is not on procfs (the container's /proc is not the procfs tsrun mounted)`);
+}
+
 /** LSM labels take effect at execve: written just before it. */
 export function addLsmSteps(plan: Plan, proc: Process): void {
   if (proc.apparmorProfile) {
     const attr = existsSync('/proc/self/attr/apparmor/exec') ? '/proc/self/attr/apparmor/exec' : '/proc/self/attr/exec';
-    plan.add(Op.WRITE_FILE, `apply the AppArmor profile "${proc.apparmorProfile}"`, str(attr), str(`exec ${proc.apparmorProfile}`));
+    addProcWrite(plan, `apply the AppArmor profile "${proc.apparmorProfile}"`, attr, `exec ${proc.apparmorProfile}`);
   }
   if (proc.selinuxLabel) {
-    plan.add(Op.WRITE_FILE, `apply the SELinux label "${proc.selinuxLabel}"`, str('/proc/self/attr/exec'), str(proc.selinuxLabel));
+    addProcWrite(plan, `apply the SELinux label "${proc.selinuxLabel}"`, '/proc/self/attr/exec', proc.selinuxLabel);
   }
 }
 

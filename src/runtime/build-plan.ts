@@ -9,7 +9,7 @@ import { CLONE, JOIN_ORDER, NS_FLAG, NS_PROC_NAME, checkNamespaceConfig, mapToHo
 import { addRootfsFinishSteps, addRootfsSteps } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
-import { addFinalAffinityStep, addLsmSteps, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
+import { addFinalAffinityStep, addLsmSteps, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
 import { Op, Plan, Slot, str, u64 } from './plan';
 import { addCgroupOpens, type CgroupTargets } from './cgroup-steps';
 import { addChdirStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
@@ -90,7 +90,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   if (ns.newTimens) {
     plan.add(Op.UNSHARE, 'create a time namespace', u64(CLONE.NEWTIME));
     const text = timeOffsetsText(spec);
-    if (text) plan.add(Op.WRITE_FILE, 'set the time namespace offsets', str('/proc/self/timens_offsets'), str(text));
+    if (text) addProcWrite(plan, 'set the time namespace offsets', '/proc/self/timens_offsets', text);
   }
   // An unprivileged runtime (or newuidmap on its behalf) may write the maps
   // only of a dumpable process: dumpable just for that, as runc does.
@@ -147,11 +147,11 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   if (spec.domainname !== undefined) plan.add(Op.SETDOMAINNAME, `set the domainname to "${spec.domainname}"`, str(spec.domainname));
   // Sysctls go in before readonlyPaths (usually /proc/sys) turn read-only.
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    plan.add(Op.WRITE_FILE, `set sysctl ${key}=${value}`, str(`/proc/sys/${key.replace(/\./g, '/')}`), str(value));
+    addProcWrite(plan, `set sysctl ${key}=${value}`, `/proc/sys/${key.replace(/\./g, '/')}`, value);
   }
   if (ns.has('mount')) addRootfsFinishSteps(plan, spec);
   if (proc.oomScoreAdj !== undefined) {
-    plan.add(Op.WRITE_FILE, `set oom_score_adj to ${proc.oomScoreAdj}`, str('/proc/self/oom_score_adj'), str(String(proc.oomScoreAdj)));
+    addProcWrite(plan, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj));
   }
   if (hasConsole) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { errnoName, HookError, InitError, TsrunError } from '../errors';
-import { Msg, Op, type Plan } from './plan';
+import { Msg, Op, SELF_COPY_STEP, type Plan } from './plan';
 import { mark } from './trace';
 
 const MSG_SIZE = 16;
@@ -189,7 +189,12 @@ async function drive(
   writer.write(plan.encode());
 
   const fail = (m: { step: number; err: number; val: number }): never => {
+    if (m.step === SELF_COPY_STEP) {
+      throw new InitError(`the native init cannot run from a protected copy of itself (${errnoText(m.err)}): refusing to run from the host binary`, 'protect the init binary', m.err);
+    }
     const what = plan.describe(m.step);
+    const explained = plan.steps[m.step]?.explain?.[m.err];
+    if (explained) throw new InitError(`${what}: ${explained}`, what, m.err);
     if (plan.steps[m.step]?.op === Op.HOOK) {
       const how = m.err === 110 /* ETIMEDOUT */ ? 'timed out' : `failed (exit status ${m.val >> 8}${m.val & 0x7f ? `, signal ${m.val & 0x7f}` : ''})`;
       throw new HookError(`${what} ${how}`);

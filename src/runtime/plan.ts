@@ -56,6 +56,9 @@ export const Op = {
   LINK_UP: 52,
   JOIN_CGROUP: 53,
   SETNS_SLOT: 54,
+  EXPECT_DEV: 55,
+  UMOUNT: 56,
+  CLONE_MOUNT: 57,
 } as const;
 
 /** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */
@@ -66,13 +69,24 @@ export const T = {
   IGNORE_ENOENT: 8,
   SRC_IN_ROOT: 16,
   COPYUP: 32,
+  /** Refuse a target on procfs: nothing but runc's few files is mounted inside /proc. */
+  NOT_PROCFS: 64,
+  /** Reached without symlinks, and a directory (where proc and sysfs go). */
+  PLAIN_DIR: 128,
+  /** A remount keeps the flags a user namespace's owner locked (the kernel demands it). */
+  KEEP_LOCKED: 256,
 } as const;
+
+/** statfs f_type of procfs: files tsrun writes there must really be on it. */
+export const PROC_SUPER_MAGIC = 0x9fa0;
+/** The step number the native init reports when it cannot run from a protected copy of itself. */
+export const SELF_COPY_STEP = 0xffffffff;
 
 /** Messages from the native side (struct msg). */
 export const Msg = { PID: 1, READY: 2, ERROR: 3, EXIT: 4, GO: 10 } as const;
 
 /** Fixed fd slots the plan refers to. Slot 0 is the root directory. */
-export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, CGROUPNS: 5, PASSED: 8, PASSED_END: 16, CGROUP: 16 } as const;
+export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, CGROUPNS: 5, NULLDEV: 6, PASSED: 8, PASSED_END: 16, CGROUP: 16 } as const;
 /** The native side's slot table size (MAX_SLOTS). */
 export const MAX_SLOTS = 32;
 /** "No slot" in a step's slot field (CLONE's cgroup directory). */
@@ -85,6 +99,8 @@ export interface Step {
   fields: Field[];
   /** What the step does, for error messages: "mount proc on /proc". */
   what: string;
+  /** What an errno means for this step, where it is the plan's own refusal. */
+  explain?: Record<number, string>;
 }
 
 export class Plan {
@@ -100,6 +116,13 @@ export class Plan {
     const clone = this.steps.find((s) => s.op === Op.CLONE);
     const flag = clone?.fields[1];
     return !!flag && 'u64' in flag && Number(flag.u64) !== 0;
+  }
+
+  /** Says what errno means if the last step added fails with it. */
+  explain(errno: number, text: string): this {
+    const step = this.steps[this.steps.length - 1]!;
+    step.explain = { ...step.explain, [errno]: text };
+    return this;
   }
 
   describe(index: number): string {

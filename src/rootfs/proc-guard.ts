@@ -1,0 +1,60 @@
+// What may be mounted in and around /proc. Every write tsrun makes after
+// pivot_root (sysctls, oom_score_adj, LSM labels) and every read-only or
+// masked path lives under the container's /proc, so a mount there, or a
+// /proc that is not the procfs tsrun mounted, would redirect them
+// (CVE-2019-16884, CVE-2023-27561 class). Refused as runc refuses them; the
+// native init checks the resolved targets again at mount time (T.NOT_PROCFS,
+// T.PLAIN_DIR), so a symlink cannot get around these lexical rules.
+
+/** Files under /proc that runc lets a mount cover (lxcfs-style views). */
+const MOUNTABLE_IN_PROC = new Set([
+  '/proc/cpuinfo',
+  '/proc/diskstats',
+  '/proc/meminfo',
+  '/proc/stat',
+  '/proc/swaps',
+  '/proc/uptime',
+  '/proc/loadavg',
+  '/proc/slabinfo',
+  '/proc/net/dev',
+  '/proc/sys/kernel/ns_last_pid',
+]);
+
+/** Is `path` (normalized, absolute) `dir` or inside it? */
+export function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/** Why a mount of `type` on the normalized destination is refused, or undefined. */
+export function procMountRefusal(dest: string, type: string | undefined): string | undefined {
+  if (dest === '/proc') return type === 'proc' ? undefined : 'only a proc file system may be mounted on /proc';
+  if (isUnder(dest, '/proc') && !MOUNTABLE_IN_PROC.has(dest)) {
+    return 'nothing may be mounted inside /proc except ' + [...MOUNTABLE_IN_PROC].join(', ');
+  }
+  return undefined;
+}
+
+/** Mount points of the host's full procfs and sysfs mounts outside the rootfs,
+ * from mountinfo text: with --no-pivot they stay in the container's mount
+ * namespace unless hidden, and their presence lets a nested user namespace
+ * mount a fresh procfs or sysfs without the container's masks. */
+export function unmountsBeforeMoveRoot(mountinfo: string, rootfs: string): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const fields = line.slice(0, sep).split(' ');
+    const fstype = line.slice(sep + 3).split(' ')[0];
+    const root = fields[3];
+    const mountpoint = unescapeMountinfo(fields[4] ?? '');
+    if (root !== '/' || (fstype !== 'proc' && fstype !== 'sysfs')) continue;
+    if (isUnder(mountpoint, rootfs)) continue;
+    out.push(mountpoint);
+  }
+  return out;
+}
+
+/** mountinfo writes space, tab, newline and backslash as octal escapes. */
+function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
