@@ -773,6 +773,34 @@ static int do_mask(int target, int null_slot)
 	return r;
 }
 
+/* Opens path (no magic links) and checks that it is on the file system
+ * `magic` (0: any). A file that cannot be opened is checked too, so that a
+ * decoy on a read-only file system is reported as what it is. -EXDEV when
+ * it is elsewhere; -errno otherwise. */
+static int open_checked(const char *path, int flags, uint64_t magic)
+{
+	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	int err = errno;
+	if (!magic)
+		return fd < 0 ? -err : fd;
+	int probe = fd;
+	if (fd < 0) {
+		struct open_how ph = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+		probe = (int)syscall(SYS_openat2, AT_FDCWD, path, &ph, sizeof(ph));
+	}
+	struct statfs sf;
+	int elsewhere = probe >= 0 && fstatfs(probe, &sf) == 0 && (uint64_t)sf.f_type != magic;
+	if (probe >= 0 && probe != fd)
+		close(probe);
+	if (elsewhere) {
+		if (fd >= 0)
+			close(fd);
+		return -EXDEV;
+	}
+	return fd < 0 ? -err : fd;
+}
+
 #define PROPAGATION_FLAGS (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
 /* tmpcopyup: what the target directory held goes into the detached mount. */
@@ -979,13 +1007,9 @@ int main(int argc, char **argv)
 				break;
 			/* No magic links, and on the file system the plan names: a
 			 * procfs file must not be a decoy the image put in /proc. */
-			struct open_how how = {.flags = O_WRONLY | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
-			int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-			struct statfs sf;
-			if (fd >= 0 && magic && (fstatfs(fd, &sf) < 0 || (uint64_t)sf.f_type != magic))
-				r = -EXDEV;
-			else if (fd < 0 || write(fd, data, n) != (ssize_t)n)
-				r = -errno;
+			int fd = open_checked(path, O_WRONLY, magic);
+			if (fd < 0 || write(fd, data, n) != (ssize_t)n)
+				r = fd < 0 ? fd : -errno;
 			if (fd >= 0)
 				close(fd);
 			break;
