@@ -255,3 +255,33 @@ describe('a mount target swapped for a symlink while mounting stays in the rootf
     }
   });
 });
+
+describe('/dev/console for a terminal (CVE-2025-52565 class)', () => {
+  const underPty = (cmd: string) => spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 20000 }).stdout ?? '';
+
+  it('a terminal container gets /dev/console, the pty it runs on', () => {
+    const b = sb.bundle(['sh', '-c', 'stat -c "%t:%T" /dev/console "$(tty)"'], (s) => (s.process!.terminal = true));
+    const out = underPty(`${TSRUN} --root ${sb.root} run -b ${b} ${sb.id()}`);
+    const [console_, tty] = out.trim().split(/\s+/);
+    expect(console_, out).toMatch(/^88:\d+$/); // 136 (0x88): a pts device
+    expect(console_).toBe(tty);
+  });
+
+  it('never binds the pty through a /dev/console symlink the image planted', () => {
+    const dev = volume('dev-console');
+    const decoy = join(sb.dir, `decoy-${sb.id()}`);
+    writeFileSync(decoy, 'host file\n');
+    symlinkSync(decoy, join(dev, 'console'));
+    symlinkSync('pts/ptmx', join(dev, 'ptmx'));
+    const b = sb.bundle(['true'], (s) => {
+      s.process!.terminal = true;
+      s.mounts = s.mounts!.map((m) => (m.destination === '/dev' ? { destination: '/dev', type: 'bind', source: dev, options: ['rbind'] } : m));
+      s.linux!.maskedPaths = [];
+    });
+    const out = underPty(`${TSRUN} --root ${sb.root} run -b ${b} ${sb.id()}; echo rc=$?`);
+    expect(out).toMatch(/console exists and is neither a file nor a device|pty multiplexer/);
+    expect(out).not.toContain('rc=0');
+    expect(readFileSync(decoy, 'utf8')).toBe('host file\n');
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(decoy);
+  });
+});

@@ -680,11 +680,54 @@ static int send_fd(int sock, const void *data, size_t len, int fd)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
-static int do_console(int sock)
+/* Binds the pty (peer) over <dir>/console inside the root: a file created
+ * there with O_EXCL, or an existing regular file or character device, never
+ * through a symlink and never on procfs (CVE-2025-52565 class). */
+static int bind_console(int peer, const char *dir)
 {
-	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int dfd = resolve_target(dir, T_IN_ROOT | T_NOT_PROCFS);
+	if (dfd < 0)
+		return dfd;
+	int w = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(dfd);
+	if (w < 0)
+		return -errno;
+	int f = openat(w, "console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (f >= 0)
+		close(f);
+	else if (errno != EEXIST) {
+		int e = errno;
+		close(w);
+		return -e;
+	}
+	int target = openat(w, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int e = errno;
+	close(w);
+	if (target < 0)
+		return -e;
+	struct stat st;
+	int r = fstat(target, &st) < 0 ? -errno : (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) ? 0 : -EEXIST;
+	int mnt = r == 0 ? mfd_clone(peer, NULL, 0) : -1;
+	if (r == 0)
+		r = mnt < 0 ? mnt : mfd_attach(mnt, target);
+	if (mnt >= 0)
+		close(mnt);
+	close(target);
+	return r;
+}
+
+/* A new pty from the ptmx at ptmx_path, which must be the device
+ * ptmx_major:ptmx_minor (the container's /dev is the container's); the
+ * master goes to the console socket, the peer becomes our terminal and,
+ * when console_dir is set, the container's <console_dir>/console. */
+static int do_console(int sock, const char *ptmx_path, unsigned ptmx_major, unsigned ptmx_minor, const char *console_dir)
+{
+	int master = open(ptmx_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		return -errno;
+	struct stat st;
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != ptmx_major || minor(st.st_rdev) != ptmx_minor)
+		return -ENXIO;
 	int unlock = 0;
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		return -errno;
@@ -696,6 +739,11 @@ static int do_console(int sock)
 	if (ioctl(master, TIOCGPTN, &ptyno) < 0)
 		return -errno;
 	snprintf(name, sizeof(name), "/dev/pts/%d", ptyno);
+	if (console_dir[0]) {
+		int r = bind_console(peer, console_dir);
+		if (r < 0)
+			return r;
+	}
 
 	/* The pty's name goes as the payload, the master as SCM_RIGHTS. */
 	if (send_fd(sock, name, strlen(name), master) < 0)
@@ -1387,11 +1435,14 @@ int main(int argc, char **argv)
 		}
 		case OP_CONSOLE: {
 			uint64_t slot = get_u64(&c);
+			const char *ptmx = get_str(&c, NULL);
+			unsigned ptmx_major = (unsigned)get_u64(&c), ptmx_minor = (unsigned)get_u64(&c);
+			const char *console_dir = get_str(&c, NULL);
 			if (c.bad || slot >= MAX_SLOTS) {
 				c.bad = 1;
 				break;
 			}
-			r = do_console(slots[slot]);
+			r = do_console(slots[slot], ptmx, ptmx_major, ptmx_minor, console_dir);
 			slots[slot] = -1;
 			break;
 		}

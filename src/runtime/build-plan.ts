@@ -149,11 +149,13 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
     addProcWrite(plan, `set sysctl ${key}=${value}`, `/proc/sys/${key.replace(/\./g, '/')}`, value);
   }
+  // With a mount namespace the terminal is also the container's /dev/console
+  // (the spec's MUST), bound before the root may turn read-only.
+  if (hasConsole) addConsoleStep(plan, ns.has('mount') ? '/dev' : '');
   if (ns.has('mount')) addRootfsFinishSteps(plan, spec);
   if (proc.oomScoreAdj !== undefined) {
     addProcWrite(plan, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj));
   }
-  if (hasConsole) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
 
   if (linux.personality) {
     const domain = linux.personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
@@ -250,6 +252,14 @@ export interface ExecPlanInput {
   seccomp?: { program: Buffer; flags: number; listenerPath?: string };
 }
 
+/** A pty from the container's /dev/ptmx, checked to be the ptmx device (5:2):
+ * the container controls its /dev, and the master goes to the host. */
+function addConsoleStep(plan: Plan, consoleDir: string): void {
+  plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE), str('/dev/ptmx'), u64(5), u64(2), str(consoleDir));
+  plan.explain(6 /* ENXIO */, "the container's /dev/ptmx is not the pty multiplexer (5:2)");
+  if (consoleDir) plan.explain(17 /* EEXIST */, `${consoleDir}/console exists and is neither a file nor a device`).explain(18 /* EXDEV */, `${consoleDir} resolves to a path inside /proc`);
+}
+
 /** Where the terminal goes: a console socket path, or an inherited fd. */
 function addConsoleSource(plan: Plan, input: { consoleSocket?: string; consoleFd?: number }): void {
   if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
@@ -284,7 +294,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   if (types.has('cgroup')) plan.add(Op.SETNS_SLOT, "join the container's cgroup namespace", u64(Slot.CGROUPNS), u64(NS_FLAG.cgroup));
   plan.add(Op.WAIT_GO, 'wait for the runtime');
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
-  if (hasConsole) plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE));
+  if (hasConsole) addConsoleStep(plan, '');
   addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds, setgroupsAllowed: input.setgroupsAllowed });
   return plan;
 }
