@@ -1298,9 +1298,10 @@ int main(int argc, char **argv)
 		case OP_SYMLINK: {
 			const char *target = get_str(&c, NULL);
 			const char *link = get_str(&c, NULL);
+			uint64_t exist_ok = get_u64(&c); /* an existing entry at link is fine */
 			if (c.bad)
 				break;
-			if (symlink(target, link) < 0 && errno != EEXIST)
+			if (symlink(target, link) < 0 && !(errno == EEXIST && exist_ok))
 				r = -errno;
 			break;
 		}

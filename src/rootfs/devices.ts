@@ -53,5 +53,6 @@ export function addDevSymlinkSteps(plan: Plan): void {
     ['/proc/self/fd/2', '/dev/stderr'],
     ['pts/ptmx', '/dev/ptmx'],
   ];
-  for (const [target, link] of links) plan.add(Op.SYMLINK, `symlink ${link} -> ${target}`, str(target), str(link));
+  // What the image already has there stays (as with runc).
+  for (const [target, link] of links) plan.add(Op.SYMLINK, `symlink ${link} -> ${target}`, str(target), str(link), u64(1));
 }
