@@ -27,6 +27,12 @@ export class StateError extends TsrunError {
   override name = 'StateError';
 }
 
+/** A state directory or file another user could have planted or could
+ * change (wrong owner, group/other-writable, a symbolic link): not used. */
+export class UnsafePathError extends TsrunError {
+  override name = 'UnsafePathError';
+}
+
 /** A step of the native init failed; `step` names it, `errno` is the kernel's answer. */
 export class InitError extends TsrunError {
   override name = 'InitError';

@@ -10,7 +10,7 @@ import { freeze, isFrozen, thaw } from '../cgroups/freezer';
 import { readStats, type Stats } from '../cgroups/stats';
 import { oomKillCount } from '../cgroups/oom';
 import { mergeResources } from '../cgroups/update';
-import { ConfigError, StateError, TsrunError } from '../errors';
+import { ConfigError, StateError, TsrunError, UnsafePathError } from '../errors';
 import { currentIdentity, mapMethod, setgroupsAllowed, writeIdMaps } from '../namespaces/idmap';
 import type { ContainerStatus, LinuxResources, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
@@ -25,6 +25,7 @@ import { mark } from './trace';
 import {
   claimDir,
   containerDir,
+  containerExists,
   DEFAULT_ROOT,
   deriveStatus,
   fifoPath,
@@ -470,7 +471,8 @@ export class Runtime {
     for (const id of listIds(this.root)) {
       try {
         out.push(this.state(id));
-      } catch {
+      } catch (e) {
+        if (e instanceof UnsafePathError) throw e;
         // removed while we looked, or not a container directory
       }
     }
@@ -499,7 +501,7 @@ export class Runtime {
     validateContainerId(id);
     const dir = containerDir(this.root, id);
     // runc: --force on a container that does not exist is not an error.
-    if (force && !existsSync(dir)) return;
+    if (force && !containerExists(this.root, id)) return;
     await withLock(dir, async () => {
       const st = readState(this.root, id);
       const status = this.statusOf(st);

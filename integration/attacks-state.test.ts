@@ -1,0 +1,229 @@
+// Attacks on tsrun's own files and inherited fds (the security issue's
+// state-root, pid-file, preserve-fds and locking findings). Each test
+// performs the attack; it must fail against a runtime that is open to it.
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostLeftovers, REPO, Sandbox, TSRUN, type Result } from './helpers';
+import { procStat } from '../src/runtime/state';
+
+const sb = new Sandbox('attacks-state');
+const OTHER_UID = 1234;
+
+afterAll(() => sb.cleanup());
+
+/** `tsrun --root <root> ...args`, for roots other than the sandbox's own. */
+function tsrunAt(root: string, args: string[]): Result {
+  const r = spawnSync(TSRUN, ['--root', root, ...args], { encoding: 'utf8', input: '', timeout: 20000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** A state.json as tsrun writes it, for a stopped container whose poststop
+ * hook records that it ran (and as whom). */
+function plantedState(marker: string): string {
+  return JSON.stringify({
+    ociVersion: '1.2.0',
+    id: 'web',
+    pid: 0,
+    pidStartTime: 0,
+    bundle: '/',
+    rootfs: '/',
+    created: new Date().toISOString(),
+    phase: 'created',
+    cgroupPath: '',
+    owner: OTHER_UID,
+    config: { ociVersion: '1.2.0', hooks: { poststop: [{ path: '/bin/sh', args: ['sh', '-c', `id -u > ${marker}`] }] } },
+  });
+}
+
+/** A state root holding container "web", as an attacker would leave it. */
+function plantRoot(name: string, marker: string): string {
+  const root = join(sb.dir, name);
+  mkdirSync(join(root, 'web'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(root, 'web', 'state.json'), plantedState(marker));
+  return root;
+}
+
+function chownTree(dir: string, uid: number): void {
+  chownSync(dir, uid, uid);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) chownTree(p, uid);
+    else chownSync(p, uid, uid);
+  }
+}
+
+/** `tsrun ...args` whose container processes get no pipes to hold open
+ * (they keep the stdio they are given): stderr goes through a file. */
+function quiet(args: string[]): Result {
+  const errFile = join(sb.dir, `quiet-${sb.id()}.stderr`);
+  const err = openSync(errFile, 'w');
+  const r = spawnSync(TSRUN, ['--root', sb.root, ...args], { stdio: ['ignore', 'ignore', err], timeout: 20000 });
+  closeSync(err);
+  return { code: r.status ?? -1, stdout: '', stderr: readFileSync(errFile, 'utf8') };
+}
+
+function errorLines(r: Result): string[] {
+  return r.stderr.split('\n').filter(Boolean);
+}
+
+/** delete, state and list of the planted container: each refused with one line matching `why`. */
+function expectRefused(root: string, marker: string, why: RegExp): void {
+  for (const args of [['delete', 'web'], ['delete', '--force', 'web'], ['state', 'web'], ['list'], ['kill', 'web', 'KILL']]) {
+    const r = tsrunAt(root, args);
+    expect(r.code, `${args.join(' ')}: ${r.stdout}`).not.toBe(0);
+    expect(errorLines(r), args.join(' ')).toHaveLength(1);
+    expect(r.stderr, args.join(' ')).toMatch(why);
+    expect(r.stdout, args.join(' ')).not.toContain('web');
+  }
+  expect(existsSync(marker), 'the planted poststop hook ran').toBe(false);
+}
+
+describe('a state root another user could plant or change', () => {
+  it('a root owned by another uid is refused by delete, state, list and kill; its hook never runs', () => {
+    const marker = join(sb.dir, 'pwned-owner');
+    const root = plantRoot('planted-owner', marker);
+    chownTree(root, OTHER_UID);
+    expectRefused(root, marker, new RegExp(`state directory ${root} is owned by uid ${OTHER_UID}, not by you \\(uid 0\\): refusing to use it`));
+  });
+
+  it('a group-writable root is refused', () => {
+    const marker = join(sb.dir, 'pwned-mode');
+    const root = plantRoot('planted-mode', marker);
+    chmodSync(root, 0o775);
+    expectRefused(root, marker, new RegExp(`state directory ${root} is writable by its group or others \\(mode 0775\\): refusing to use it`));
+  });
+
+  it('a symlinked root is refused', () => {
+    const marker = join(sb.dir, 'pwned-link');
+    const real = plantRoot('planted-link-target', marker);
+    chmodSync(real, 0o711);
+    const link = join(sb.dir, 'planted-link');
+    symlinkSync(real, link);
+    expectRefused(link, marker, new RegExp(`state directory ${link} is a symbolic link: refusing to use it`));
+  });
+
+  it('a container directory owned by another uid inside our own root is refused', () => {
+    const marker = join(sb.dir, 'pwned-dir');
+    const root = plantRoot('planted-dir', marker);
+    chmodSync(root, 0o711);
+    chownTree(join(root, 'web'), OTHER_UID);
+    for (const args of [['delete', 'web'], ['state', 'web']]) {
+      const r = tsrunAt(root, args);
+      expect(r.code).not.toBe(0);
+      expect(errorLines(r)).toHaveLength(1);
+      expect(r.stderr).toMatch(`container directory ${join(root, 'web')} is owned by uid ${OTHER_UID}, not by you (uid 0): refusing to use it`);
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a state.json that is a symlink, or owned by another uid, or group-writable is refused', () => {
+    const marker = join(sb.dir, 'pwned-file');
+    const root = plantRoot('planted-file', marker);
+    chmodSync(root, 0o711);
+    const file = join(root, 'web', 'state.json');
+    const elsewhere = join(sb.dir, 'elsewhere.json');
+    writeFileSync(elsewhere, plantedState(marker));
+    const cases: [() => void, string][] = [
+      [() => (unlinkSync(file), symlinkSync(elsewhere, file)), `state file ${file} is a symbolic link: refusing to use it`],
+      [() => (unlinkSync(file), writeFileSync(file, plantedState(marker)), chownSync(file, OTHER_UID, OTHER_UID)), `state file ${file} is owned by uid ${OTHER_UID}, not by you (uid 0): refusing to use it`],
+      [() => (chownSync(file, 0, 0), chmodSync(file, 0o666)), `state file ${file} is writable by its group or others (mode 0666): refusing to use it`],
+    ];
+    for (const [plant, why] of cases) {
+      plant();
+      for (const args of [['delete', 'web'], ['state', 'web']]) {
+        const r = tsrunAt(root, args);
+        expect(r.code).not.toBe(0);
+        expect(errorLines(r)).toHaveLength(1);
+        expect(r.stderr).toContain(why);
+      }
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a root tsrun creates itself (mkdir -p, default umask) and the Sandbox root keep working', () => {
+    const root = join(sb.dir, 'fresh', 'a', 'b');
+    const r = spawnSync('sh', ['-c', `umask 022; exec ${TSRUN} --root ${root} run --bundle ${sb.bundle(['true'])} ${sb.id()}`], { encoding: 'utf8', timeout: 20000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(lstatSync(root).mode & 0o7777).toBe(0o711);
+    const id = sb.id();
+    expect(quiet(['create', '--bundle', sb.bundle(['true']), id]).code).toBe(0);
+    expect(sb.tsrun(['state', id]).code).toBe(0);
+    expect(sb.tsrun(['list', '-q']).stdout).toContain(id);
+    expect(sb.tsrun(['delete', id]).code).toBe(0);
+  });
+});
+
+describe('the rootless default root /tmp/tsrun-<uid>, planted by another local user', () => {
+  const VICTIM = 'tsrun-sa-victim';
+  const ATTACKER = 'tsrun-sa-attacker';
+  let victimUid = 0;
+  let app = '';
+  let drop = '';
+
+  function ensureUser(name: string): number {
+    if (spawnSync('id', ['-u', name]).status !== 0) {
+      const r = spawnSync('useradd', ['-M', '-s', '/bin/sh', name], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`useradd ${name}: ${r.stderr}`);
+    }
+    return Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
+  }
+
+  function as(name: string, cmd: string[], input = '') {
+    const r = spawnSync('runuser', ['-u', name, '--', 'env', '-u', 'XDG_RUNTIME_DIR', ...cmd], { encoding: 'utf8', input, timeout: 20000, cwd: '/' });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  beforeAll(() => {
+    victimUid = ensureUser(VICTIM);
+    ensureUser(ATTACKER);
+    // A copy of the built runtime the victim can run (the checkout may be private).
+    app = mkdtempSync('/tmp/tsrun-sa-app-');
+    for (const part of ['bin', 'cmd/launch.cjs', 'dist', 'native/build', 'node_modules/koffi']) {
+      cpSync(join(REPO, part), join(app, part), { recursive: true, verbatimSymlinks: true });
+    }
+    spawnSync('chmod', ['-R', 'a+rX', app]);
+    drop = mkdtempSync('/tmp/tsrun-sa-drop-');
+    chmodSync(drop, 0o1777);
+    rmSync(`/tmp/tsrun-${victimUid}`, { recursive: true, force: true });
+  });
+  afterAll(() => {
+    rmSync(`/tmp/tsrun-${victimUid}`, { recursive: true, force: true });
+    rmSync(app, { recursive: true, force: true });
+    rmSync(drop, { recursive: true, force: true });
+  });
+
+  it("the victim's delete, state and list refuse the attacker's directory; the attacker's hook never runs as the victim", () => {
+    const root = `/tmp/tsrun-${victimUid}`;
+    const marker = join(drop, 'ran-as');
+    // World-writable, so that the victim's tsrun can take its lock there.
+    const planted = as(ATTACKER, ['sh', '-c', `mkdir -m 0777 ${root} ${root}/web && cat > ${root}/web/state.json`], plantedState(marker));
+    expect(planted.code, planted.stderr).toBe(0);
+    const attackerUid = lstatSync(root).uid;
+    for (const args of [['delete', 'web'], ['state', 'web'], ['list']]) {
+      const r = as(VICTIM, [join(app, 'bin/tsrun'), ...args]);
+      expect(r.code, `${args.join(' ')}: ${r.stdout}`).not.toBe(0);
+      expect(errorLines(r)).toHaveLength(1);
+      expect(r.stderr).toContain(`state directory ${root} is owned by uid ${attackerUid}, not by you (uid ${victimUid}): refusing to use it`);
+    }
+    expect(existsSync(marker), 'the attacker\'s poststop hook ran as the victim').toBe(false);
+  });
+});
