@@ -227,3 +227,70 @@ describe('the rootless default root /tmp/tsrun-<uid>, planted by another local u
     expect(existsSync(marker), 'the attacker\'s poststop hook ran as the victim').toBe(false);
   });
 });
+
+describe('--pid-file', () => {
+  /** The next pids the kernel will hand out in our pid namespace (roughly: other processes race us). */
+  function nextPids(count: number): number[] {
+    const last = Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'));
+    const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+    return Array.from({ length: count }, (_, i) => ((last + 1 + i) % max) || 1);
+  }
+
+  it('a symlink planted at a temporary name next to the pid file is never written through', () => {
+    const dir = join(sb.dir, 'pid-plant');
+    mkdirSync(dir);
+    const victim = join(sb.dir, 'victim-file');
+    writeFileSync(victim, 'original\n');
+    // tsrun used to write `.<its pid>.tmp` with O_TRUNC, following symlinks.
+    for (const pid of nextPids(3000)) symlinkSync(victim, join(dir, `.${pid}.tmp`));
+    const pidFile = join(dir, 'pid');
+    const id = sb.id();
+    const r = sb.tsrun(['run', '--pid-file', pidFile, '--bundle', sb.bundle(['true']), id]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('original\n');
+    expect(readFileSync(pidFile, 'utf8')).toMatch(/^\d+$/);
+    expect(lstatSync(pidFile).isFile()).toBe(true);
+    // Nothing of ours left next to it: only the planted links and the pid file.
+    expect(readdirSync(dir).filter((n) => !/^\.\d+\.tmp$/.test(n))).toEqual(['pid']);
+  });
+
+  it('a pid file path that is a symlink to a host file is replaced, not written through', () => {
+    const victim = join(sb.dir, 'victim-file-2');
+    writeFileSync(victim, 'original\n');
+    const pidFile = join(sb.dir, 'pid-link');
+    symlinkSync(victim, pidFile);
+    const id = sb.id();
+    const r = quiet(['create', '--pid-file', pidFile, '--bundle', sb.bundle(['true']), id]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(sb.tsrun(['delete', id]).code).toBe(0);
+    expect(readFileSync(victim, 'utf8')).toBe('original\n');
+    expect(lstatSync(pidFile).isFile()).toBe(true);
+  });
+
+  it('in a missing directory: create, run and exec fail with one clear line and leave nothing behind', () => {
+    const pidFile = '/non-existent-tsrun-dir/pid';
+    const why = `cannot write the pid file ${pidFile}: no such file or directory (ENOENT)`;
+    for (const cmd of ['create', 'run']) {
+      const id = sb.id();
+      const args = ['--pid-file', pidFile, '--bundle', sb.bundle(['sleep', '100']), id];
+      const r = quiet([cmd, ...args]);
+      expect(r.code, cmd).not.toBe(0);
+      expect(errorLines(r), cmd).toEqual([expect.stringContaining(why)]);
+      expect(existsSync(join(sb.root, id)), `${cmd}: state directory left`).toBe(false);
+      expect(hostLeftovers(id), cmd).toEqual([]);
+    }
+    const id = sb.id();
+    expect(sb.runDetached(sb.bundle(['sleep', '100']), id).code).toBe(0);
+    try {
+      const before = sb.tsrun(['ps', '--format', 'json', id]).stdout;
+      const r = quiet(['exec', '--pid-file', pidFile, id, 'sleep', '100']);
+      expect(r.code).not.toBe(0);
+      expect(errorLines(r)).toEqual([expect.stringContaining(why)]);
+      expect(sb.tsrun(['ps', '--format', 'json', id]).stdout, 'an exec\'d process was left running').toBe(before);
+    } finally {
+      sb.tsrun(['delete', '--force', id]);
+    }
+  });
+});

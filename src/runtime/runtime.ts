@@ -1,8 +1,8 @@
 // The container lifecycle as a library: create, start, run, state, list,
 // kill, delete. The CLI is a thin layer over this; a long-lived process (a
 // shim) can drive many containers through one Runtime.
-import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { readCgroupLayout, type CgroupLayout } from '../cgroups/hierarchy';
 import { applyResources } from '../cgroups/resources';
@@ -18,7 +18,8 @@ import { buildExecPlan, buildInitPlan } from './build-plan';
 import type { CgroupTargets } from './cgroup-steps';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
-import { adoptInit, ctrlFdNumber, spawnInit, type PendingInit, type SpawnOptions, type StdioEntry } from './launcher';
+import { adoptInit, ctrlFdNumber, spawnInit, type Launched, type PendingInit, type SpawnOptions, type StdioEntry } from './launcher';
+import { PidFile } from './pid-file';
 import type { EarlyInit } from './early-init';
 import type { ConsolePair } from './pty';
 import { mark } from './trace';
@@ -261,7 +262,14 @@ export class Runtime {
     const netReq = !slirp && wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
 
     mark('create: plan built');
-    claimDir(this.root, id);
+    // Before the state directory: a pid file that cannot be written leaves nothing behind.
+    const pidFile = opts.pidFile ? PidFile.prepare(resolve(opts.pidFile)) : undefined;
+    try {
+      claimDir(this.root, id);
+    } catch (e) {
+      pidFile?.discard();
+      throw e;
+    }
     const state: StoredState = {
       ociVersion: OCI_VERSION,
       id,
@@ -317,7 +325,7 @@ export class Runtime {
       mark('create: init ready');
       state.phase = 'created';
       writeState(dir, state);
-      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+      pidFile?.commit(launched.pid);
       let master: number | undefined;
       if (pair) {
         master = pair.receiveMaster();
@@ -325,6 +333,7 @@ export class Runtime {
       }
       return { pid: launched.pid, exited: launched.exited, master, state };
     } catch (e) {
+      pidFile?.discard();
       init?.abort();
       if (state.pid > 0) killQuietly(state.pid, 9);
       await cg.destroy().catch(() => {});
@@ -423,14 +432,28 @@ export class Runtime {
       setgroupsAllowed: setgroupsOf(st.pid),
       cgroupTargets: st.cgroupPath ? new CgroupManager(this.cgroupLayout(), st.cgroupPath).targets() : undefined,
     });
-    const init = startInit(opts.earlyInit, {
-      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
-      preserveFds: opts.preserveFds ?? 0,
-      extraFds: pair ? [pair.theirs] : [],
-      spawnsHelpers: this.rootless,
-    });
-    const launched = await init.run(plan, async (pid) => ({ agent: agentMessage(st.config, pid, this.hookState(st, 'running')) }));
-    if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+    const pidFile = opts.pidFile ? PidFile.prepare(resolve(opts.pidFile)) : undefined;
+    let launched: Launched;
+    try {
+      const init = startInit(opts.earlyInit, {
+        stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+        preserveFds: opts.preserveFds ?? 0,
+        extraFds: pair ? [pair.theirs] : [],
+        spawnsHelpers: this.rootless,
+      });
+      launched = await init.run(plan, async (pid) => ({ agent: agentMessage(st.config, pid, this.hookState(st, 'running')) }));
+    } catch (e) {
+      pidFile?.discard();
+      throw e;
+    }
+    try {
+      pidFile?.commit(launched.pid);
+    } catch (e) {
+      // As runc: a process whose pid could not be recorded does not stay.
+      killQuietly(launched.pid, 9);
+      await launched.exited;
+      throw e;
+    }
     return launched;
   }
 
@@ -760,12 +783,6 @@ async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
     closeSync(fd);
   }
   unlinkSync(fifo);
-}
-
-function writeAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${process.pid}.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
 }
 
 function ownerName(uid: number): string {
