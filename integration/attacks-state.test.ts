@@ -294,3 +294,68 @@ describe('--pid-file', () => {
     }
   });
 });
+
+describe('--preserve-fds beyond what the caller passed', () => {
+  /** tsrun with stdin /dev/null, stdout and stderr to files, and `extra` as fds 3, 4, ... */
+  function withFiles(args: string[], extra: number[] = [], env: NodeJS.ProcessEnv = process.env): Result {
+    const out = join(sb.dir, `${sb.id()}.out`);
+    const err = join(sb.dir, `${sb.id()}.err`);
+    const o = openSync(out, 'w');
+    const e = openSync(err, 'w');
+    try {
+      const r = spawnSync(TSRUN, ['--root', sb.root, ...args], { stdio: ['ignore', o, e, ...extra], timeout: 20000, env });
+      return { code: r.status ?? -1, stdout: readFileSync(out, 'utf8'), stderr: readFileSync(err, 'utf8') };
+    } finally {
+      closeSync(o);
+      closeSync(e);
+    }
+  }
+
+  // A hook makes tsrun start the init from Node (not the early init), the
+  // path that used to hand Node's own fds on.
+  const withHook = (args: string[]) => sb.bundle(args, (s) => (s.hooks = { prestart: [{ path: '/bin/true' }] }));
+
+  it("Node's own fds (epoll, eventfd, pipes) never reach the container; the command is refused before anything exists", () => {
+    for (const env of [process.env, { ...process.env, TSRUN_NO_EARLY_INIT: '1' }]) {
+      for (const bundle of [withHook(['ls', '-l', '/proc/self/fd']), sb.bundle(['ls', '-l', '/proc/self/fd'])]) {
+        const id = sb.id();
+        const r = withFiles(['run', '--preserve-fds', '10', '--bundle', bundle, id], [], env);
+        expect(r.stdout).not.toMatch(/eventpoll|eventfd|pipe:|socket:|anon_inode/);
+        expect(r.code).not.toBe(0);
+        expect(errorLines(r)).toEqual([expect.stringContaining('--preserve-fds 10 asks to pass on fds 3-12, but fd 3 was not passed to tsrun')]);
+        expect(existsSync(join(sb.root, id))).toBe(false);
+        expect(hostLeftovers(id)).toEqual([]);
+      }
+    }
+  });
+
+  it('one fd too many is refused too; exactly what was passed still works', () => {
+    const f = join(sb.dir, 'preserved-2');
+    writeFileSync(f, 'data\n');
+    const fd = openSync(f, 'r');
+    try {
+      const over = withFiles(['run', '--preserve-fds', '2', '--bundle', withHook(['true']), sb.id()], [fd]);
+      expect(over.code).not.toBe(0);
+      expect(errorLines(over)).toEqual([expect.stringContaining('--preserve-fds 2 asks to pass on fds 3-4, but fd 4 was not passed to tsrun')]);
+      const ok = withFiles(['run', '--preserve-fds', '1', '--bundle', withHook(['sh', '-c', 'ls /proc/$$/fd; cat <&3']), sb.id()], [fd]);
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      expect(ok.stdout.split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3', 'data']);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('exec --preserve-fds is checked the same way', () => {
+    const id = sb.id();
+    expect(sb.runDetached(sb.bundle(['sleep', '100']), id).code).toBe(0);
+    try {
+      const r = withFiles(['exec', '--preserve-fds', '5', id, 'ls', '-l', '/proc/self/fd']);
+      expect(r.stdout).not.toMatch(/eventpoll|eventfd|pipe:|socket:|anon_inode/);
+      expect(r.code).not.toBe(0);
+      expect(errorLines(r)).toEqual([expect.stringContaining('--preserve-fds 5 asks to pass on fds 3-7, but fd 3 was not passed to tsrun')]);
+    } finally {
+      sb.tsrun(['delete', '--force', id]);
+    }
+  });
+});

@@ -56,6 +56,8 @@ export interface CreateOptions {
   consoleSocket?: string;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** This process's fds 3..3+n-1 go to the container: they must be ones
+   * the caller opened (the CLI checks what its own caller passed). */
   preserveFds?: number;
   stdio?: [StdioEntry, StdioEntry, StdioEntry];
   // networking (issue 7): --network NAME and --publish SPEC (else the
