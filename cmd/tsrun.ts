@@ -326,7 +326,7 @@ const COMMANDS: Command[] = [
     flags: [],
     nargs: 1,
     run: async (ctx, _f, [id]) => {
-      const st = (await runtime(ctx)).state(id!);
+      const st = await (await runtime(ctx)).state(id!);
       process.stdout.write(JSON.stringify(st, null, '  ') + '\n');
     },
   },

@@ -359,3 +359,70 @@ describe('--preserve-fds beyond what the caller passed', () => {
     }
   });
 });
+
+describe("commands wait for the container's lock", () => {
+  /** Holds `id`'s lock as a live tsrun would (our own pid and start time). */
+  function holdLock(id: string): () => void {
+    const lock = join(sb.root, id, '.lock');
+    writeFileSync(lock, `${process.pid} ${procStat(process.pid)!.startTime}`, { flag: 'wx', mode: 0o600 });
+    return () => unlinkSync(lock);
+  }
+
+  /** Starts `tsrun args`; resolves with its result once it exits. */
+  function start(args: string[]) {
+    const child = spawn(TSRUN, ['--root', sb.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    let done = false;
+    const result = new Promise<Result>((resolve) =>
+      child.on('close', (code) => {
+        done = true;
+        resolve({ code: code ?? -1, stdout, stderr });
+      }),
+    );
+    return { result, running: () => !done };
+  }
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  for (const args of [['state'], ['kill', '--all', '#', 'KILL'], ['exec', '#', 'true']]) {
+    it(`${args[0]} waits while another tsrun holds the lock, and goes on once it is released`, async () => {
+      const id = sb.id();
+      expect(sb.runDetached(sb.bundle(['sleep', '100']), id).code).toBe(0);
+      try {
+        const release = holdLock(id);
+        const argv = args.includes('#') ? args.map((a) => (a === '#' ? id : a)) : [...args, id];
+        const cmd = start(argv);
+        await sleep(1500);
+        const waited = cmd.running();
+        release();
+        const r = await cmd.result;
+        expect(waited, `${args[0]} did not wait for the lock`).toBe(true);
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+      } finally {
+        sb.tsrun(['delete', '--force', id]);
+      }
+    });
+  }
+
+  it('a foreground exec does not hold the lock while its process runs', async () => {
+    const id = sb.id();
+    expect(sb.runDetached(sb.bundle(['sleep', '100']), id).code).toBe(0);
+    try {
+      const exec = start(['exec', id, 'sleep', '3']);
+      await sleep(1000);
+      expect(exec.running()).toBe(true);
+      const t0 = Date.now();
+      const st = sb.tsrun(['state', id]);
+      expect(st.code, st.stderr).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(exec.running()).toBe(true);
+      expect((await exec.result).code).toBe(0);
+    } finally {
+      sb.tsrun(['delete', '--force', id]);
+    }
+  });
+});

@@ -128,10 +128,12 @@ export class Runtime {
     opts: { pidFile?: string; consoleSocket?: string; stdio?: [StdioEntry, StdioEntry, StdioEntry] } = {},
   ): Promise<{ pid: number; exited: Promise<number> }> {
     validateContainerId(id);
-    const st = readState(this.root, id);
-    const status = this.statusOf(st);
-    if (status !== 'running') throw new StateError(`cannot exec in a ${status} container`);
-    return this.launchExec(st, proc, opts, undefined);
+    return withLock(containerDir(this.root, id), () => {
+      const st = readState(this.root, id);
+      const status = this.statusOf(st);
+      if (status !== 'running') throw new StateError(`cannot exec in a ${status} container`);
+      return this.launchExec(st, proc, opts, undefined);
+    });
   }
 
   /** create + start; in the foreground resolves with the exit code (128+signal
@@ -382,25 +384,25 @@ export class Runtime {
     } = {},
   ): Promise<number> {
     validateContainerId(id);
-    const st = readState(this.root, id);
-    const status = this.statusOf(st);
-    if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
-    if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
     const pair = proc.terminal && !opts.consoleSocket && !opts.detach ? new (lazy.pty().ConsolePair)() : undefined;
     try {
-      return await this.execWith(st, proc, opts, pair);
+      // Locked while the state is read and the process started, so that a
+      // delete cannot remove the container in between; not while it runs.
+      const launched = await withLock(containerDir(this.root, id), () => {
+        const st = readState(this.root, id);
+        const status = this.statusOf(st);
+        if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
+        if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
+        return this.launchExec(st, proc, opts, pair);
+      });
+      return await this.waitExec(launched, opts, pair);
     } finally {
       pair?.close();
     }
   }
 
-  private async execWith(
-    st: StoredState,
-    proc: Process,
-    opts: Parameters<Runtime['exec']>[2] & {},
-    pair: ConsolePair | undefined,
-  ): Promise<number> {
-    const launched = await this.launchExec(st, proc, opts, pair);
+  /** The foreground part of exec: relays the terminal, waits for the exit code. */
+  private async waitExec(launched: Launched, opts: Parameters<Runtime['exec']>[2] & {}, pair: ConsolePair | undefined): Promise<number> {
     if (opts.detach) return 0;
     let stopRelay: (() => Promise<void>) | undefined;
     if (pair) {
@@ -474,8 +476,14 @@ export class Runtime {
     return new CgroupManager(this.cgroupLayout(), st.cgroupPath).pids();
   }
 
-  state(id: string): ContainerState {
+  /** Taken under the container's lock: no half-done create, start or delete is seen. */
+  async state(id: string): Promise<ContainerState> {
     validateContainerId(id);
+    return withLock(containerDir(this.root, id), () => this.stateOf(id));
+  }
+
+  /** The state without the lock (list: one lock per container would cost more than it tells). */
+  private stateOf(id: string): ContainerState {
     const st = readState(this.root, id);
     const status = this.statusOf(st);
     return {
@@ -495,7 +503,8 @@ export class Runtime {
     const out: ContainerState[] = [];
     for (const id of listIds(this.root)) {
       try {
-        out.push(this.state(id));
+        validateContainerId(id);
+        out.push(this.stateOf(id));
       } catch (e) {
         if (e instanceof UnsafePathError) throw e;
         // removed while we looked, or not a container directory
@@ -504,22 +513,26 @@ export class Runtime {
     return out;
   }
 
+  /** Signals under the container's lock, so that a delete cannot tear the
+   * container down between the status check and the signal. */
   async kill(id: string, signal: number, all = false): Promise<void> {
     validateContainerId(id);
-    const st = readState(this.root, id);
-    const status = this.statusOf(st);
-    if (status === 'stopped') throw new StateError('container not running');
-    if (all) {
-      if (st.cgroupPath) new CgroupManager(this.cgroupLayout(), st.cgroupPath).signalAll(signal);
-      else for (const pid of descendants(st.pid)) killQuietly(pid, signal);
-      return;
-    }
-    try {
-      process.kill(st.pid, signal);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new StateError('container not running');
-      throw e;
-    }
+    await withLock(containerDir(this.root, id), () => {
+      const st = readState(this.root, id);
+      const status = this.statusOf(st);
+      if (status === 'stopped') throw new StateError('container not running');
+      if (all) {
+        if (st.cgroupPath) new CgroupManager(this.cgroupLayout(), st.cgroupPath).signalAll(signal);
+        else for (const pid of descendants(st.pid)) killQuietly(pid, signal);
+        return;
+      }
+      try {
+        process.kill(st.pid, signal);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new StateError('container not running');
+        throw e;
+      }
+    });
   }
 
   async delete(id: string, force = false): Promise<void> {
