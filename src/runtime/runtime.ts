@@ -476,7 +476,7 @@ export class Runtime {
     return new CgroupManager(this.cgroupLayout(), st.cgroupPath).pids();
   }
 
-  /** Taken under the container's lock: no half-done create, start or delete is seen. */
+  /** Read under the container's lock: no half-done start, update or delete is seen. */
   async state(id: string): Promise<ContainerState> {
     validateContainerId(id);
     return withLock(containerDir(this.root, id), () => this.stateOf(id));
