@@ -1,6 +1,7 @@
 // The tsrun command line: runc's commands and flags, over the library in src/.
 import { childProcess } from '../src/runtime/node-lazy';
 import { EarlyInit } from '../src/runtime/early-init';
+import { checkPreserveFds, inheritedFdsFromEnv } from './inherited-fds';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -325,7 +326,7 @@ const COMMANDS: Command[] = [
     flags: [],
     nargs: 1,
     run: async (ctx, _f, [id]) => {
-      const st = (await runtime(ctx)).state(id!);
+      const st = await (await runtime(ctx)).state(id!);
       process.stdout.write(JSON.stringify(st, null, '  ') + '\n');
     },
   },
@@ -568,6 +569,7 @@ export async function main(argv: string[]): Promise<number> {
   mark('main');
   let log = new Logger(undefined, 'text', false);
   const early = EarlyInit.fromEnv();
+  const inheritedFds = inheritedFdsFromEnv();
   try {
     const split = splitGlobal(argv, GLOBAL_FLAGS);
     const g = split.global;
@@ -608,7 +610,10 @@ export async function main(argv: string[]): Promise<number> {
       const what = min === 1 && max === 1 ? 'exactly 1 argument' : min === max ? `exactly ${min} arguments` : `${min} to ${max} arguments`;
       throw new UsageError(`"tsrun ${cmd.name}" requires ${what} (usage: tsrun ${cmd.name} [command options] ${cmd.argsUsage})`);
     }
-    if ('preserve-fds' in p.flags && getInt(p, 'preserve-fds') < 0) throw new UsageError('--preserve-fds must not be negative');
+    if ('preserve-fds' in p.flags) {
+      if (getInt(p, 'preserve-fds') < 0) throw new UsageError('--preserve-fds must not be negative');
+      checkPreserveFds(getInt(p, 'preserve-fds'), inheritedFds);
+    }
     const ctx: Ctx = { root: getString(g, 'root') ? resolve(getString(g, 'root')) : undefined, systemdCgroup: getBool(g, 'systemd-cgroup'), log, early };
     const code = await cmd.run(ctx, p.flags, p.positional, p);
     return typeof code === 'number' ? code : 0;

@@ -108,6 +108,20 @@ static void start_early_init(const char *root)
 	setenv("TSRUN_EARLY_INIT", val, 1);
 }
 
+/* Records in TSRUN_INHERITED_FDS how many fds from 3 on our caller passed
+ * (3, 4, ... up to the first closed one), counted before we or Node open
+ * any: Node's own fds (epoll, eventfds, its signal pipe) take the lowest
+ * free numbers, and --preserve-fds may pass on only the caller's. */
+static void record_inherited_fds(void)
+{
+	int n = 0;
+	while (fcntl(3 + n, F_GETFD) >= 0)
+		n++;
+	char val[16];
+	snprintf(val, sizeof(val), "%d", n);
+	setenv("TSRUN_INHERITED_FDS", val, 1);
+}
+
 /* Node refuses a snapshot (and exits) when V8's flags differ from the
  * build's, which NODE_OPTIONS can do (--max-old-space-size, --expose-gc, ...). */
 static int snapshot_allowed(void)
@@ -123,6 +137,7 @@ static int snapshot_allowed(void)
 
 int main(int argc, char **argv)
 {
+	record_inherited_fds(); /* first: nothing of ours is open yet */
 	char self[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (len < 0) {

@@ -27,6 +27,12 @@ export class StateError extends TsrunError {
   override name = 'StateError';
 }
 
+/** A state directory or file another user could have planted or could
+ * change (wrong owner, group/other-writable, a symbolic link): not used. */
+export class UnsafePathError extends TsrunError {
+  override name = 'UnsafePathError';
+}
+
 /** A step of the native init failed; `step` names it, `errno` is the kernel's answer. */
 export class InitError extends TsrunError {
   override name = 'InitError';
@@ -62,3 +68,30 @@ export function errnoSymbol(errno: number): string | undefined {
 export function errnoName(errno: number): string {
   return errnoSymbol(errno) ?? `errno ${errno}`;
 }
+
+/** "no such file or directory (ENOENT)" for an errno number or its symbol. */
+export function errnoText(errno: number | string): string {
+  const name = typeof errno === 'number' ? errnoName(errno) : errno;
+  const desc = ERRNO_DESCRIPTIONS[name];
+  return desc ? `${desc} (${name})` : name;
+}
+
+const ERRNO_DESCRIPTIONS: Record<string, string> = {
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EEXIST: 'file exists',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  EINVAL: 'invalid argument',
+  EBUSY: 'device or resource busy',
+  ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
+  ENODEV: 'no such device',
+  EXDEV: 'cross-device link (the path leaves the container root)',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  ETIMEDOUT: 'timed out',
+  ENOSYS: 'not implemented by this kernel',
+  ENOEXEC: 'exec format error',
+};

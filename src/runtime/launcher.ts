@@ -9,7 +9,7 @@ import { sendWithFds } from './libc';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { errnoName, HookError, InitError, TsrunError } from '../errors';
+import { errnoText, HookError, InitError, TsrunError } from '../errors';
 import { Msg, Op, SELF_COPY_STEP, type Plan } from './plan';
 import { mark } from './trace';
 
@@ -49,32 +49,6 @@ export interface Launched {
   exited: Promise<number>;
 }
 
-
-function errnoText(errno: number): string {
-  const name = errnoName(errno);
-  const desc = ERRNO_DESCRIPTIONS[name];
-  return desc ? `${desc} (${name})` : name;
-}
-
-const ERRNO_DESCRIPTIONS: Record<string, string> = {
-  EPERM: 'operation not permitted',
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EEXIST: 'file exists',
-  ENOTDIR: 'not a directory',
-  EISDIR: 'is a directory',
-  EINVAL: 'invalid argument',
-  EBUSY: 'device or resource busy',
-  ENOSPC: 'no space left on device',
-  EROFS: 'read-only file system',
-  ENODEV: 'no such device',
-  EXDEV: 'cross-device link (the path leaves the container root)',
-  ELOOP: 'too many levels of symbolic links',
-  ENAMETOOLONG: 'file name too long',
-  ETIMEDOUT: 'timed out',
-  ENOSYS: 'not implemented by this kernel',
-  ENOEXEC: 'exec format error',
-};
 
 /** The fd number the init sees the control socket at; extra fds follow it. */
 export function ctrlFdNumber(preserveFds: number): number {

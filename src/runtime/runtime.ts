@@ -1,8 +1,8 @@
 // The container lifecycle as a library: create, start, run, state, list,
 // kill, delete. The CLI is a thin layer over this; a long-lived process (a
 // shim) can drive many containers through one Runtime.
-import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { readCgroupLayout, type CgroupLayout } from '../cgroups/hierarchy';
 import { applyResources } from '../cgroups/resources';
@@ -10,7 +10,7 @@ import { freeze, isFrozen, thaw } from '../cgroups/freezer';
 import { readStats, type Stats } from '../cgroups/stats';
 import { oomKillCount } from '../cgroups/oom';
 import { mergeResources } from '../cgroups/update';
-import { ConfigError, StateError, TsrunError } from '../errors';
+import { ConfigError, StateError, TsrunError, UnsafePathError } from '../errors';
 import { currentIdentity, mapMethod, setgroupsAllowed, writeIdMaps } from '../namespaces/idmap';
 import type { ContainerStatus, LinuxResources, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
@@ -18,13 +18,15 @@ import { buildExecPlan, buildInitPlan } from './build-plan';
 import type { CgroupTargets } from './cgroup-steps';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
-import { adoptInit, ctrlFdNumber, spawnInit, type PendingInit, type SpawnOptions, type StdioEntry } from './launcher';
+import { adoptInit, ctrlFdNumber, spawnInit, type Launched, type PendingInit, type SpawnOptions, type StdioEntry } from './launcher';
+import { PidFile } from './pid-file';
 import type { EarlyInit } from './early-init';
 import type { ConsolePair } from './pty';
 import { mark } from './trace';
 import {
   claimDir,
   containerDir,
+  containerExists,
   DEFAULT_ROOT,
   deriveStatus,
   fifoPath,
@@ -54,6 +56,8 @@ export interface CreateOptions {
   consoleSocket?: string;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** This process's fds 3..3+n-1 go to the container: they must be ones
+   * the caller opened (the CLI checks what its own caller passed). */
   preserveFds?: number;
   stdio?: [StdioEntry, StdioEntry, StdioEntry];
   // networking (issue 7): --network NAME and --publish SPEC (else the
@@ -124,10 +128,12 @@ export class Runtime {
     opts: { pidFile?: string; consoleSocket?: string; stdio?: [StdioEntry, StdioEntry, StdioEntry] } = {},
   ): Promise<{ pid: number; exited: Promise<number> }> {
     validateContainerId(id);
-    const st = readState(this.root, id);
-    const status = this.statusOf(st);
-    if (status !== 'running') throw new StateError(`cannot exec in a ${status} container`);
-    return this.launchExec(st, proc, opts, undefined);
+    return withLock(containerDir(this.root, id), () => {
+      const st = readState(this.root, id);
+      const status = this.statusOf(st);
+      if (status !== 'running') throw new StateError(`cannot exec in a ${status} container`);
+      return this.launchExec(st, proc, opts, undefined);
+    });
   }
 
   /** create + start; in the foreground resolves with the exit code (128+signal
@@ -260,7 +266,14 @@ export class Runtime {
     const netReq = !slirp && wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
 
     mark('create: plan built');
-    claimDir(this.root, id);
+    // Before the state directory: a pid file that cannot be written leaves nothing behind.
+    const pidFile = opts.pidFile ? PidFile.prepare(resolve(opts.pidFile)) : undefined;
+    try {
+      claimDir(this.root, id);
+    } catch (e) {
+      pidFile?.discard();
+      throw e;
+    }
     const state: StoredState = {
       ociVersion: OCI_VERSION,
       id,
@@ -316,7 +329,7 @@ export class Runtime {
       mark('create: init ready');
       state.phase = 'created';
       writeState(dir, state);
-      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+      pidFile?.commit(launched.pid);
       let master: number | undefined;
       if (pair) {
         master = pair.receiveMaster();
@@ -324,6 +337,7 @@ export class Runtime {
       }
       return { pid: launched.pid, exited: launched.exited, master, state };
     } catch (e) {
+      pidFile?.discard();
       init?.abort();
       if (state.pid > 0) killQuietly(state.pid, 9);
       await cg.destroy().catch(() => {});
@@ -370,25 +384,25 @@ export class Runtime {
     } = {},
   ): Promise<number> {
     validateContainerId(id);
-    const st = readState(this.root, id);
-    const status = this.statusOf(st);
-    if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
-    if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
     const pair = proc.terminal && !opts.consoleSocket && !opts.detach ? new (lazy.pty().ConsolePair)() : undefined;
     try {
-      return await this.execWith(st, proc, opts, pair);
+      // Locked while the state is read and the process started, so that a
+      // delete cannot remove the container in between; not while it runs.
+      const launched = await withLock(containerDir(this.root, id), () => {
+        const st = readState(this.root, id);
+        const status = this.statusOf(st);
+        if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
+        if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
+        return this.launchExec(st, proc, opts, pair);
+      });
+      return await this.waitExec(launched, opts, pair);
     } finally {
       pair?.close();
     }
   }
 
-  private async execWith(
-    st: StoredState,
-    proc: Process,
-    opts: Parameters<Runtime['exec']>[2] & {},
-    pair: ConsolePair | undefined,
-  ): Promise<number> {
-    const launched = await this.launchExec(st, proc, opts, pair);
+  /** The foreground part of exec: relays the terminal, waits for the exit code. */
+  private async waitExec(launched: Launched, opts: Parameters<Runtime['exec']>[2] & {}, pair: ConsolePair | undefined): Promise<number> {
     if (opts.detach) return 0;
     let stopRelay: (() => Promise<void>) | undefined;
     if (pair) {
@@ -422,14 +436,28 @@ export class Runtime {
       setgroupsAllowed: setgroupsOf(st.pid),
       cgroupTargets: st.cgroupPath ? new CgroupManager(this.cgroupLayout(), st.cgroupPath).targets() : undefined,
     });
-    const init = startInit(opts.earlyInit, {
-      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
-      preserveFds: opts.preserveFds ?? 0,
-      extraFds: pair ? [pair.theirs] : [],
-      spawnsHelpers: this.rootless,
-    });
-    const launched = await init.run(plan, async (pid) => ({ agent: agentMessage(st.config, pid, this.hookState(st, 'running')) }));
-    if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+    const pidFile = opts.pidFile ? PidFile.prepare(resolve(opts.pidFile)) : undefined;
+    let launched: Launched;
+    try {
+      const init = startInit(opts.earlyInit, {
+        stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+        preserveFds: opts.preserveFds ?? 0,
+        extraFds: pair ? [pair.theirs] : [],
+        spawnsHelpers: this.rootless,
+      });
+      launched = await init.run(plan, async (pid) => ({ agent: agentMessage(st.config, pid, this.hookState(st, 'running')) }));
+    } catch (e) {
+      pidFile?.discard();
+      throw e;
+    }
+    try {
+      pidFile?.commit(launched.pid);
+    } catch (e) {
+      // As runc: a process whose pid could not be recorded does not stay.
+      killQuietly(launched.pid, 9);
+      await launched.exited;
+      throw e;
+    }
     return launched;
   }
 
@@ -448,8 +476,14 @@ export class Runtime {
     return new CgroupManager(this.cgroupLayout(), st.cgroupPath).pids();
   }
 
-  state(id: string): ContainerState {
+  /** Read under the container's lock: no half-done start, update or delete is seen. */
+  async state(id: string): Promise<ContainerState> {
     validateContainerId(id);
+    return withLock(containerDir(this.root, id), () => this.stateOf(id));
+  }
+
+  /** The state without the lock (list: one lock per container would cost more than it tells). */
+  private stateOf(id: string): ContainerState {
     const st = readState(this.root, id);
     const status = this.statusOf(st);
     return {
@@ -469,37 +503,43 @@ export class Runtime {
     const out: ContainerState[] = [];
     for (const id of listIds(this.root)) {
       try {
-        out.push(this.state(id));
-      } catch {
+        validateContainerId(id);
+        out.push(this.stateOf(id));
+      } catch (e) {
+        if (e instanceof UnsafePathError) throw e;
         // removed while we looked, or not a container directory
       }
     }
     return out;
   }
 
+  /** Signals under the container's lock, so that a delete cannot tear the
+   * container down between the status check and the signal. */
   async kill(id: string, signal: number, all = false): Promise<void> {
     validateContainerId(id);
-    const st = readState(this.root, id);
-    const status = this.statusOf(st);
-    if (status === 'stopped') throw new StateError('container not running');
-    if (all) {
-      if (st.cgroupPath) new CgroupManager(this.cgroupLayout(), st.cgroupPath).signalAll(signal);
-      else for (const pid of descendants(st.pid)) killQuietly(pid, signal);
-      return;
-    }
-    try {
-      process.kill(st.pid, signal);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new StateError('container not running');
-      throw e;
-    }
+    await withLock(containerDir(this.root, id), () => {
+      const st = readState(this.root, id);
+      const status = this.statusOf(st);
+      if (status === 'stopped') throw new StateError('container not running');
+      if (all) {
+        if (st.cgroupPath) new CgroupManager(this.cgroupLayout(), st.cgroupPath).signalAll(signal);
+        else for (const pid of descendants(st.pid)) killQuietly(pid, signal);
+        return;
+      }
+      try {
+        process.kill(st.pid, signal);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new StateError('container not running');
+        throw e;
+      }
+    });
   }
 
   async delete(id: string, force = false): Promise<void> {
     validateContainerId(id);
     const dir = containerDir(this.root, id);
     // runc: --force on a container that does not exist is not an error.
-    if (force && !existsSync(dir)) return;
+    if (force && !containerExists(this.root, id)) return;
     await withLock(dir, async () => {
       const st = readState(this.root, id);
       const status = this.statusOf(st);
@@ -758,12 +798,6 @@ async function releaseFifo(fifo: string, st: StoredState): Promise<void> {
     closeSync(fd);
   }
   unlinkSync(fifo);
-}
-
-function writeAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${process.pid}.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
 }
 
 function ownerName(uid: number): string {

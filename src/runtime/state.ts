@@ -2,9 +2,15 @@
 // (temp file + rename), and a lock file that serialises tsrun processes
 // working on the same container. Status is derived from the kernel (is the
 // init alive, is it still waiting on the exec fifo), never trusted from disk.
-import { closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { NotFoundError, StateError, TsrunError } from '../errors';
+//
+// Everything here is trusted only if the caller alone could have written it:
+// a state.json names hooks that delete runs, so a state root another user
+// planted (/tmp/tsrun-<uid> before its owner's first run) or can write would
+// run that user's programs as the caller. Checked on every open, not only on
+// create, because the directory may have been planted before tsrun ever ran.
+import { closeSync, constants, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { NotFoundError, StateError, TsrunError, UnsafePathError } from '../errors';
 import type { ContainerStatus, Spec } from '../oci/types';
 import type { NetworkLease } from '../network/index';
 
@@ -47,38 +53,84 @@ export function writeState(dir: string, state: StoredState): void {
   renameSync(tmp, join(dir, 'state.json'));
 }
 
-export function readState(root: string, id: string): StoredState {
-  const dir = containerDir(root, id);
-  let text: string;
+type StateKind = 'state directory' | 'container directory' | 'state file';
+
+/** Refuses what the caller (euid) does not own alone: a symbolic link, the
+ * wrong type, another owner, or write access for group or others. */
+function refuseUnlessOurs(path: string, what: StateKind, st: Stats): void {
+  const me = process.geteuid?.() ?? 0;
+  const problem = st.isSymbolicLink()
+    ? 'is a symbolic link'
+    : what === 'state file' ? !st.isFile() && 'is not a regular file' : !st.isDirectory() && 'is not a directory';
+  if (problem) throw new UnsafePathError(`${what} ${path} ${problem}: refusing to use it`);
+  if (st.uid !== me) throw new UnsafePathError(`${what} ${path} is owned by uid ${st.uid}, not by you (uid ${me}): refusing to use it`);
+  if (st.mode & 0o022) {
+    const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+    throw new UnsafePathError(`${what} ${path} is writable by its group or others (mode ${mode}): refusing to use it`);
+  }
+}
+
+/** Whether a state or container directory exists; throws if it is not safely ours. */
+function ownDirExists(path: string, what: StateKind): boolean {
+  let st: Stats;
   try {
-    text = readFileSync(join(dir, 'state.json'), 'utf8');
+    st = lstatSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      if (existsSync(dir)) {
-        // A create killed before it wrote anything: only delete can act on it.
-        return { ociVersion: OCI_VERSION, id, pid: 0, pidStartTime: 0, bundle: '', rootfs: '', created: '', phase: 'creating', cgroupPath: '', owner: 0, config: { ociVersion: OCI_VERSION } };
-      }
-      throw new NotFoundError(`container "${id}" does not exist`);
-    }
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
+  }
+  refuseUnlessOurs(path, what, st);
+  return true;
+}
+
+/** Whether the container's directory exists under a root that is safely
+ * ours (throws if either is not). */
+export function containerExists(root: string, id: string): boolean {
+  return ownDirExists(root, 'state directory') && ownDirExists(containerDir(root, id), 'container directory');
+}
+
+/** state.json's text, or undefined if there is none. Opened without
+ * following a symlink, and checked on the open fd (no race with a swap). */
+function readOwnFile(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw new UnsafePathError(`state file ${path} is a symbolic link: refusing to use it`);
+    throw e;
+  }
+  try {
+    refuseUnlessOurs(path, 'state file', fstatSync(fd));
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readState(root: string, id: string): StoredState {
+  if (!containerExists(root, id)) throw new NotFoundError(`container "${id}" does not exist`);
+  const file = join(containerDir(root, id), 'state.json');
+  const text = readOwnFile(file);
+  if (text === undefined) {
+    // A create killed before it wrote anything: only delete can act on it.
+    return { ociVersion: OCI_VERSION, id, pid: 0, pidStartTime: 0, bundle: '', rootfs: '', created: '', phase: 'creating', cgroupPath: '', owner: 0, config: { ociVersion: OCI_VERSION } };
   }
   try {
     return JSON.parse(text) as StoredState;
   } catch {
-    throw new TsrunError(`container "${id}": state file ${join(dir, 'state.json')} is corrupt`);
+    throw new TsrunError(`container "${id}": state file ${file} is corrupt`);
   }
 }
 
+/** The container ids under a root; each one's directory is checked when it is read. */
 export function listIds(root: string): string[] {
-  try {
-    return readdirSync(root, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name)
-      .sort();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
+  if (!ownDirExists(root, 'state directory')) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 /** Fields 3 (state), 4 (ppid) and 22 (starttime) of /proc/<pid>/stat, or undefined if gone. */
@@ -110,7 +162,10 @@ export function deriveStatus(dir: string, st: StoredState, isPaused: () => boole
 
 /** Creates the container's directory; fails if the id is taken. */
 export function claimDir(root: string, id: string): string {
+  // 0711 leaves no write bit for any umask to keep; a root that already
+  // existed is checked like on every other open.
   mkdirSync(root, { recursive: true, mode: 0o711 });
+  ownDirExists(root, 'state directory');
   const dir = containerDir(root, id);
   try {
     mkdirSync(dir, { mode: 0o711 });
@@ -142,6 +197,8 @@ export function removeDir(dir: string): void {
  * pid; a lock whose owner has died is broken. Node has no flock(), and a
  * lock file keeps every command free of native modules. */
 export async function withLock<T>(dir: string, fn: () => Promise<T> | T, timeoutMs = 10000): Promise<T> {
+  const id = basename(dir);
+  if (!containerExists(dirname(dir), id)) throw new NotFoundError(`container "${id}" does not exist`);
   const lock = join(dir, '.lock');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -150,7 +207,7 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, timeout
       fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new NotFoundError(`container "${dir.split('/').pop()}" does not exist`);
+      if (code === 'ENOENT') throw new NotFoundError(`container "${id}" does not exist`);
       if (code !== 'EEXIST') throw e;
       breakStaleLock(lock);
       if (Date.now() > deadline) throw new StateError(`container is locked by another tsrun process (${lock})`);
