@@ -1,0 +1,93 @@
+// Attacks on a container's process boundary, each performed for real: device
+// nodes the device cgroup should refuse, capabilities an exec must not pass
+// on, hooks that hold the runtime's channel or stall it, and an exec that
+// must not land in the host's root.
+//
+// Commands run with stdio in files, not pipes: a created or stalled
+// container would hold a pipe and keep a synchronous spawn waiting.
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Hook, LinuxDevice, Spec } from '../src/oci/types';
+import { Sandbox, TSRUN } from './helpers';
+
+const sb = new Sandbox('attacks-process');
+afterAll(() => sb.cleanup());
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+let seq = 0;
+
+function cli(args: string[], timeout = 20000): Out {
+  const n = seq++;
+  const outFile = join(sb.dir, `.out${n}`);
+  const errFile = join(sb.dir, `.err${n}`);
+  const o = openSync(outFile, 'w');
+  const e = openSync(errFile, 'w');
+  const t0 = Date.now();
+  try {
+    const r = spawnSync(TSRUN, ['--root', sb.root, ...args], { stdio: ['ignore', o, e], timeout });
+    return { code: r.status ?? -1, stdout: readFileSync(outFile, 'utf8'), stderr: readFileSync(errFile, 'utf8'), ms: Date.now() - t0 };
+  } finally {
+    closeSync(o);
+    closeSync(e);
+    unlinkSync(outFile);
+    unlinkSync(errFile);
+  }
+}
+
+/** `tsrun run` of a busybox bundle running `sh -c script`, in the foreground. */
+function runSh(script: string, mutate?: (s: Spec) => void): Out {
+  return cli(['run', '--bundle', sb.bundle(['sh', '-c', script], mutate), sb.id()]);
+}
+
+const HOOK_ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
+
+function shHook(script: string, timeout?: number): Hook {
+  return { path: '/bin/sh', args: ['sh', '-c', script], env: HOOK_ENV, ...(timeout ? { timeout } : {}) };
+}
+
+const FUSE: LinuxDevice = { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 };
+const OPEN_FUSE = 'if (exec 3</dev/fuse); then echo opened; else echo refused; fi';
+
+describe('device cgroup: linux.devices does not widen linux.resources.devices', () => {
+  it('a device in linux.devices behind a deny-all device cgroup cannot be opened (EPERM)', () => {
+    const r = runSh(OPEN_FUSE, (s) => {
+      s.linux!.devices = [FUSE];
+      s.linux!.resources = { devices: [{ allow: false, access: 'rwm' }] };
+    });
+    expect(r.stdout).toBe('refused\n');
+    expect(r.stderr).toMatch(/\/dev\/fuse: Operation not permitted/);
+  });
+
+  it('an explicit deny of the device stays a deny', () => {
+    const r = runSh(OPEN_FUSE, (s) => {
+      s.linux!.devices = [FUSE];
+      s.linux!.resources = { devices: [{ allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }, { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' }] };
+    });
+    expect(r.stdout).toBe('refused\n');
+  });
+
+  it('it opens when linux.resources.devices allows it', () => {
+    const r = runSh(OPEN_FUSE, (s) => {
+      s.linux!.devices = [FUSE];
+      s.linux!.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }] };
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('opened\n');
+  });
+
+  it('a config device at a default path replaces that default\'s allow rule (as runc): /dev/full denied', () => {
+    const r = runSh('echo x > /dev/full; echo x > /dev/null && echo null-ok', (s) => {
+      s.linux!.devices = [{ path: '/dev/full', type: 'c', major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 }];
+    });
+    expect(r.stderr).toMatch(/\/dev\/full: Operation not permitted/);
+    expect(r.stdout).toBe('null-ok\n');
+  });
+});
