@@ -91,3 +91,22 @@ describe('device cgroup: linux.devices does not widen linux.resources.devices', 
     expect(r.stdout).toBe('null-ok\n');
   });
 });
+
+describe('exec --cap', () => {
+  it('adds the capability to bounding, effective and permitted only, never inheritable or ambient', () => {
+    const b = sb.bundle(['sleep', '300']);
+    const id = sb.id();
+    expect(sb.runDetached(b, id).code).toBe(0);
+    try {
+      const r = cli(['exec', '--cap', 'CAP_SYS_ADMIN', id, 'grep', '^Cap', '/proc/self/status']);
+      expect(r.stderr).toBe('');
+      const caps = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(/:\s+/) as [string, string]));
+      const SYS_ADMIN = 1n << 21n;
+      for (const set of ['CapBnd', 'CapEff', 'CapPrm']) expect(BigInt(`0x${caps[set]}`) & SYS_ADMIN, set).toBe(SYS_ADMIN);
+      expect(caps.CapInh).toBe('0000000000000000');
+      expect(caps.CapAmb).toBe('0000000000000000');
+    } finally {
+      cli(['delete', '--force', id]);
+    }
+  });
+});
