@@ -110,3 +110,65 @@ describe('exec --cap', () => {
     }
   });
 });
+
+describe('hooks', () => {
+  it('a createContainer hook gets only stdin, stdout and stderr: not the control socket', () => {
+    const dir = mkdtempSync(join(sb.dir, 'fds-'));
+    const r = runSh('true', (s) => {
+      s.hooks = { createContainer: [shHook(`ls /proc/self/fd > ${dir}/fds`)] };
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // 3 is the directory ls reads /proc/self/fd through.
+    expect(readFileSync(join(dir, 'fds'), 'utf8').split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3']);
+  });
+
+  it('a hook that never reads a state over 64 KiB is killed at its timeout; create fails naming it', () => {
+    const b = sb.bundle(['true'], (s) => {
+      s.annotations = { big: 'x'.repeat(200 * 1024) };
+      s.hooks = { createContainer: [{ path: '/bin/sleep', args: ['sleep', '100'], timeout: 1 }] };
+    });
+    const r = cli(['create', '--bundle', b, sb.id()], 15000);
+    expect(r.ms).toBeLessThan(5000);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/createContainer hook #0 \(\/bin\/sleep\).*timed out/);
+  });
+
+  it('a hook that reads a state over 64 KiB gets all of it', () => {
+    const dir = mkdtempSync(join(sb.dir, 'state-'));
+    const r = runSh('true', (s) => {
+      s.annotations = { big: 'x'.repeat(200 * 1024) };
+      s.hooks = { createContainer: [shHook(`cat > ${dir}/state`, 5)] };
+    });
+    expect(r.stderr).toBe('');
+    const st = JSON.parse(readFileSync(join(dir, 'state'), 'utf8')) as { annotations: Record<string, string> };
+    expect(st.annotations.big).toHaveLength(200 * 1024);
+  });
+
+  it('a createContainer timeout whose milliseconds overflow 32 bits does not kill the hook early', () => {
+    // 4294968 s = 2^32 + 704 ms: truncated to an int, a 0.7 s timeout.
+    const r = runSh('echo ran', (s) => {
+      s.hooks = { createContainer: [shHook('sleep 1.5', 4294968)] };
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ran\n');
+  });
+
+  it('a prestart timeout above 2^31-1 ms does not fire at once', () => {
+    const r = runSh('echo ran', (s) => {
+      s.hooks = { prestart: [shHook('sleep 0.3', 2147484)] };
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ran\n');
+  });
+
+  it('a failing startContainer hook is reported naming the hook and its exit status', () => {
+    const r = runSh('echo should-not-run', (s) => {
+      s.hooks = { startContainer: [shHook('exit 3')] };
+    });
+    expect(r.stdout).toBe('');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/startContainer hook #0 \(\/bin\/sh\) failed: exit status 3/);
+    expect(r.stderr).not.toMatch(/No child processes/);
+  });
+});

@@ -9,7 +9,8 @@ import { sendWithFds } from './libc';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { errnoName, HookError, InitError, TsrunError } from '../errors';
+import { errnoName, InitError, TsrunError } from '../errors';
+import { hookStepError } from './hooks';
 import { Msg, Op, type Plan } from './plan';
 import { mark } from './trace';
 
@@ -190,10 +191,8 @@ async function drive(
 
   const fail = (m: { step: number; err: number; val: number }): never => {
     const what = plan.describe(m.step);
-    if (plan.steps[m.step]?.op === Op.HOOK) {
-      const how = m.err === 110 /* ETIMEDOUT */ ? 'timed out' : `failed (exit status ${m.val >> 8}${m.val & 0x7f ? `, signal ${m.val & 0x7f}` : ''})`;
-      throw new HookError(`${what} ${how}`);
-    }
+    const step = plan.steps[m.step];
+    if (step?.op === Op.HOOK) throw hookStepError(step, m.err, m.val);
     if (plan.steps[m.step]?.op === Op.EXEC_CHECK && m.err === 2 /* ENOENT */) {
       throw new InitError(`${what}: executable file not found in $PATH`, what, m.err);
     }
