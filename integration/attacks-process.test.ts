@@ -6,7 +6,7 @@
 // Commands run with stdio in files, not pipes: a created or stalled
 // container would hold a pipe and keep a synchronous spawn waiting.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hook, LinuxDevice, Spec } from '../src/oci/types';
@@ -170,5 +170,32 @@ describe('hooks', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/startContainer hook #0 \(\/bin\/sh\) failed: exit status 3/);
     expect(r.stderr).not.toMatch(/No child processes/);
+  });
+});
+
+describe('exec into a container without a mount namespace', () => {
+  it('sees the container\'s root (the one its init is chrooted into), not the host\'s', () => {
+    const b = sb.bundle(['sleep', '300'], (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+      s.mounts = [];
+      s.linux!.maskedPaths = [];
+      s.linux!.readonlyPaths = [];
+    });
+    writeFileSync(join(b, 'rootfs/marker'), 'container-root\n');
+    const id = sb.id();
+    expect(sb.runDetached(b, id).code).toBe(0);
+    try {
+      const init = cli(['exec', id, 'sh', '-c', 'cat /marker; ls /']);
+      expect(init.stderr).toBe('');
+      const [marker, ...entries] = init.stdout.trim().split('\n');
+      expect(marker).toBe('container-root');
+      expect(entries.sort()).toEqual(readdirSync(join(b, 'rootfs')).sort());
+      expect(entries).not.toContain('work');
+      const osRelease = cli(['exec', id, 'cat', '/etc/os-release']);
+      expect(osRelease.stdout).toBe('');
+      expect(osRelease.code).not.toBe(0);
+    } finally {
+      cli(['delete', '--force', id]);
+    }
   });
 });

@@ -109,7 +109,11 @@ enum op {
 	OP_MOVE_MOUNT = 51,
 	OP_LINK_UP = 52,
 	OP_JOIN_CGROUP = 53,
-	OP_SETNS_SLOT = 54,
+	/* 70 and up: process and exec steps */
+	OP_PIDFD_OPEN = 70,
+	OP_SETNS_PIDFD = 71,
+	OP_PIDFD_ALIVE = 72,
+	OP_CHROOT_SLOT = 73,
 };
 
 /* OP_MOUNT target flags */
@@ -709,6 +713,32 @@ static void __attribute__((noreturn)) hook_failed_late(const char *label, int er
 	_exit(127);
 }
 
+/* Field 22 of /proc/<pid>/stat: when the process started, in clock ticks
+ * since boot. A missing process is ESRCH. */
+static int proc_start_time(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return e == ESRCH || e == ENOENT ? -ESRCH : -e;
+	buf[n] = '\0';
+	/* The name (field 2) may hold spaces and parentheses: count from its
+	 * end. Each step moves p to the space before the next field. */
+	char *p = strrchr(buf, ')');
+	for (int field = 3; p && field <= 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -EINVAL;
+	*out = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
 /* Sends len bytes of data with one fd attached (SCM_RIGHTS); -1 and errno on failure. */
 static int send_fd(int sock, const void *data, size_t len, int fd)
 {
@@ -1270,7 +1300,34 @@ int main(int argc, char **argv)
 			slots[slot] = -1;
 			break;
 		}
-		case OP_SETNS_SLOT: {
+		case OP_PIDFD_OPEN: {
+			/* A pidfd for a process the runtime knows by pid and start
+			 * time: if the pid was reused, the start time differs. Checked
+			 * after the open, so the pidfd is the process that was checked. */
+			pid_t pid = (pid_t)get_u64(&c);
+			uint64_t start = get_u64(&c);
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || pid <= 0) {
+				c.bad = 1;
+				break;
+			}
+			int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+			uint64_t actual = 0;
+			if (fd < 0) {
+				r = -errno;
+				break;
+			}
+			r = proc_start_time(pid, &actual);
+			if (r == 0 && actual != start)
+				r = -ESRCH;
+			if (r < 0)
+				close(fd);
+			else
+				slots[slot] = fd;
+			break;
+		}
+		case OP_SETNS_PIDFD: {
+			/* One namespace of the pidfd's process; the pidfd stays for the next. */
 			uint64_t slot = get_u64(&c);
 			int nstype = (int)get_u64(&c);
 			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
@@ -1278,6 +1335,32 @@ int main(int argc, char **argv)
 				break;
 			}
 			if (setns(slots[slot], nstype) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_PIDFD_ALIVE: {
+			/* Signal 0 through the pidfd: fails (ESRCH) once the process has
+			 * exited, so what was opened by its pid before was still its. */
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+			if (syscall(SYS_pidfd_send_signal, slots[slot], 0, NULL, 0) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_CHROOT_SLOT: {
+			/* Into a directory opened earlier (another process's root). */
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+			if (fchdir(slots[slot]) < 0 || chroot(".") < 0 || chdir("/") < 0)
 				r = -errno;
 			close(slots[slot]);
 			slots[slot] = -1;

@@ -60,6 +60,7 @@ function errnoText(errno: number): string {
 const ERRNO_DESCRIPTIONS: Record<string, string> = {
   EPERM: 'operation not permitted',
   ENOENT: 'no such file or directory',
+  ESRCH: 'no such process',
   EACCES: 'permission denied',
   EEXIST: 'file exists',
   ENOTDIR: 'not a directory',

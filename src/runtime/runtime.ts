@@ -414,6 +414,7 @@ export class Runtime {
     const plan = buildExecPlan({
       process: proc,
       initPid: st.pid,
+      initStartTime: st.pidStartTime,
       spec: st.config,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       consoleFd: pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
