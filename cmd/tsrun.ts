@@ -171,7 +171,7 @@ const COMMANDS: Command[] = [
       { name: 'process-label', kind: 'string', usage: 'set the asm process label for the process commonly used with selinux' },
       { name: 'apparmor', kind: 'string', usage: 'set the apparmor profile for the process' },
       { name: 'no-new-privs', kind: 'bool', usage: 'set the no new privileges value for the process' },
-      { name: 'cap', alias: ['c'], kind: 'strings', usage: 'add a capability to the bounding set for the process' },
+      { name: 'cap', alias: ['c'], kind: 'strings', usage: 'add a capability to the bounding, effective and permitted sets of the process' },
       preserveFdsFlag,
       { name: 'ignore-paused', kind: 'bool', usage: 'allow exec in a paused container' },
     ],

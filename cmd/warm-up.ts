@@ -54,7 +54,7 @@ export async function warmUp(): Promise<void> {
         seccomp: { program: seccomp.program, flags: seccomp.flags },
       };
       buildInitPlan(input).plan.encode();
-      buildExecPlan({ process: spec.process!, initPid: process.pid, spec, preserveFds: 0, relay: true, warn: () => {} }).encode();
+      buildExecPlan({ process: spec.process!, initPid: process.pid, initStartTime: 0, spec, preserveFds: 0, relay: true, warn: () => {} }).encode();
 
       const root = join(dir, 'root');
       const stateDir = claimDir(root, 'warm-up');

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  applyDevicesV2,
   attachDeviceProgram,
   attachedDevicePrograms,
   DeviceProgramError,
@@ -152,5 +153,8 @@ describe.skipIf(!usable)('eBPF device program on a real cgroup2 directory', () =
 
   it('fails clearly on a directory that is not a cgroup2 directory', () => {
     expect(() => attachDeviceProgram(scratch, generateDeviceProgram([]))).toThrow(/EBADF/);
+    // The entry point resources.ts uses fails too: no program means no device rules.
+    expect(() => applyDevicesV2(scratch, [{ allow: false, access: 'rwm' }])).toThrow(/not a cgroup2 directory/);
+    expect(() => applyDevicesV2(join(UNIFIED, `${NAME}-missing`), [{ allow: false, access: 'rwm' }])).toThrow(DeviceProgramError);
   });
 });

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
@@ -111,10 +112,14 @@ enum op {
 	OP_MOVE_MOUNT = 51,
 	OP_LINK_UP = 52,
 	OP_JOIN_CGROUP = 53,
-	OP_SETNS_SLOT = 54,
 	OP_EXPECT_DEV = 55,
 	OP_UMOUNT = 56,
 	OP_CLONE_MOUNT = 57,
+	/* 70 and up: process and exec steps */
+	OP_PIDFD_OPEN = 70,
+	OP_SETNS_PIDFD = 71,
+	OP_PIDFD_ALIVE = 72,
+	OP_CHROOT_SLOT = 73,
 };
 
 /* OP_MOUNT target flags */
@@ -617,49 +622,183 @@ static int resolve_target(const char *target, unsigned tflags)
 
 /* ---------- individual steps ---------- */
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The deadline `timeout_s` seconds from now (0: none). Saturates: a huge
+ * timeout is a deadline that never comes, not one that wraps around. */
+static uint64_t deadline_after(uint64_t timeout_s)
+{
+	if (timeout_s == 0)
+		return 0;
+	uint64_t now = now_ms();
+	if (timeout_s > (UINT64_MAX - now) / 1000u)
+		return UINT64_MAX;
+	return now + timeout_s * 1000u;
+}
+
+/* What poll() may wait for before the deadline: -1 for none, else at most
+ * INT_MAX ms (a longer wait does not fit its int: callers loop). */
+static int poll_wait(uint64_t deadline)
+{
+	if (deadline == 0)
+		return -1;
+	uint64_t now = now_ms();
+	if (now >= deadline)
+		return 0;
+	return deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
+}
+
+/* Feed the hook its state on a non-blocking pipe while watching it exit,
+ * all within the deadline: a hook that never reads a state larger than the
+ * pipe must not stall the init. Returns 0 once the hook has exited (the
+ * pipe closed), -ETIMEDOUT at the deadline, or -errno. */
+static int feed_hook(int wfd, int pidfd, uint64_t deadline)
+{
+	size_t off = 0;
+	if (go_payload_len == 0 || fcntl(wfd, F_SETFL, O_NONBLOCK) < 0) {
+		close(wfd);
+		wfd = -1;
+	}
+	int r = 0;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = wfd, .events = POLLOUT}};
+		int n = poll(p, wfd >= 0 ? 2 : 1, poll_wait(deadline));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (p[0].revents)
+			break; /* the hook exited */
+		if (n == 0) {
+			if (now_ms() >= deadline) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			continue; /* a wait of INT_MAX ms ended, the deadline is further */
+		}
+		if (wfd >= 0 && p[1].revents) {
+			/* POLLERR alone: the hook closed its stdin. */
+			int done = !(p[1].revents & POLLOUT);
+			if (!done) {
+				ssize_t w = write(wfd, go_payload + off, go_payload_len - off);
+				if (w > 0)
+					off += (size_t)w;
+				done = off == go_payload_len || (w < 0 && errno != EAGAIN && errno != EINTR);
+			}
+			if (done) {
+				close(wfd);
+				wfd = -1;
+			}
+		}
+	}
+	if (wfd >= 0)
+		close(wfd);
+	return r;
+}
+
+/* Runs a hook with the state on its stdin, within its timeout (the state
+ * included). The wait status goes to *status. */
 static int do_hook(const char *path, char **args, char **env, uint64_t timeout_s, uint32_t *status)
 {
+	uint64_t deadline = deadline_after(timeout_s);
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
 	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		int e = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return -e;
+	}
 	if (pid == 0) {
-		dup2(pfd[0], 0);
+		/* stdin, stdout and stderr only: the control socket, the slots
+		 * and whatever else the init holds are not the hook's. */
+		if (dup2(pfd[0], 0) < 0 || syscall(SYS_close_range, 3, ~0u, 0) < 0)
+			_exit(127);
 		execve(path, args, env);
 		_exit(127);
 	}
 	close(pfd[0]);
-	if (go_payload_len) {
-		signal(SIGPIPE, SIG_IGN);
-		if (write(pfd[1], go_payload, go_payload_len) < 0) {
-		}
-		signal(SIGPIPE, SIG_DFL);
-	}
-	close(pfd[1]);
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd >= 0 && timeout_s > 0) {
-		struct pollfd p = {.fd = pidfd, .events = POLLIN};
-		int r;
-		do
-			r = poll(&p, 1, (int)(timeout_s * 1000));
-		while (r < 0 && errno == EINTR);
-		if (r == 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(pidfd);
-			return -ETIMEDOUT;
-		}
-	}
-	if (pidfd >= 0)
+	int r = pidfd < 0 ? -errno : 0;
+	if (r == 0) {
+		/* A hook that closes its stdin early must not kill us with SIGPIPE. */
+		struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+		sigaction(SIGPIPE, &ign, &old);
+		r = feed_hook(pfd[1], pidfd, deadline);
+		sigaction(SIGPIPE, &old, NULL);
 		close(pidfd);
+	} else {
+		close(pfd[1]);
+	}
+	if (r < 0)
+		kill(pid, SIGKILL);
 	int ws;
 	while (waitpid(pid, &ws, 0) < 0)
 		if (errno != EINTR)
-			return -errno;
+			return r < 0 ? r : -errno;
 	*status = (uint32_t)ws;
+	if (r < 0)
+		return r;
 	return ws == 0 ? 0 : -ECHILD;
+}
+
+/* A hook that fails after the runtime is gone (startContainer) has only the
+ * container's stderr to be reported on: say which hook and how. */
+static void __attribute__((noreturn)) hook_failed_late(const char *label, int err, uint32_t ws, uint64_t timeout_s)
+{
+	char buf[512];
+	int n;
+	if (err == ETIMEDOUT)
+		n = snprintf(buf, sizeof(buf), "tsrun-init: %s timed out after %llus\n", label, (unsigned long long)timeout_s);
+	else if (err == ECHILD && WIFEXITED(ws))
+		n = snprintf(buf, sizeof(buf), "tsrun-init: %s failed: exit status %d\n", label, WEXITSTATUS(ws));
+	else if (err == ECHILD && WIFSIGNALED(ws))
+		n = snprintf(buf, sizeof(buf), "tsrun-init: %s failed: killed by signal %d\n", label, WTERMSIG(ws));
+	else
+		n = snprintf(buf, sizeof(buf), "tsrun-init: %s could not be run: %s\n", label, strerror(err));
+	if (n > 0 && write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1) < 0) {
+	}
+	_exit(127);
+}
+
+/* Field 22 of /proc/<pid>/stat: when the process started, in clock ticks
+ * since boot. A missing process is ESRCH. */
+static int proc_start_time(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return e == ESRCH || e == ENOENT ? -ESRCH : -e;
+	buf[n] = '\0';
+	/* The name (field 2) may hold spaces and parentheses: count from its
+	 * end. Each step moves p to the space before the next field. */
+	char *p = strrchr(buf, ')');
+	for (int field = 3; p && field <= 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return -EINVAL;
+	*out = strtoull(p + 1, NULL, 10);
+	return 0;
 }
 
 /* Sends len bytes of data with one fd attached (SCM_RIGHTS); -1 and errno on failure. */
@@ -1361,11 +1500,14 @@ int main(int argc, char **argv)
 			char **args = get_strv(&c);
 			char **env = get_strv(&c);
 			uint64_t timeout = get_u64(&c);
+			const char *label = get_str(&c, NULL);
 			if (c.bad)
 				break;
 			r = do_hook(path, args, env, timeout, &aux);
 			free(args);
 			free(env);
+			if (r < 0 && ctrl_fd < 0)
+				hook_failed_late(label, -r, aux, timeout);
 			break;
 		}
 		case OP_JOIN_CGROUP: {
@@ -1383,7 +1525,34 @@ int main(int argc, char **argv)
 			slots[slot] = -1;
 			break;
 		}
-		case OP_SETNS_SLOT: {
+		case OP_PIDFD_OPEN: {
+			/* A pidfd for a process the runtime knows by pid and start
+			 * time: if the pid was reused, the start time differs. Checked
+			 * after the open, so the pidfd is the process that was checked. */
+			pid_t pid = (pid_t)get_u64(&c);
+			uint64_t start = get_u64(&c);
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || pid <= 0) {
+				c.bad = 1;
+				break;
+			}
+			int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+			uint64_t actual = 0;
+			if (fd < 0) {
+				r = -errno;
+				break;
+			}
+			r = proc_start_time(pid, &actual);
+			if (r == 0 && actual != start)
+				r = -ESRCH;
+			if (r < 0)
+				close(fd);
+			else
+				slots[slot] = fd;
+			break;
+		}
+		case OP_SETNS_PIDFD: {
+			/* One namespace of the pidfd's process; the pidfd stays for the next. */
 			uint64_t slot = get_u64(&c);
 			int nstype = (int)get_u64(&c);
 			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
@@ -1391,6 +1560,32 @@ int main(int argc, char **argv)
 				break;
 			}
 			if (setns(slots[slot], nstype) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_PIDFD_ALIVE: {
+			/* Signal 0 through the pidfd: fails (ESRCH) once the process has
+			 * exited, so what was opened by its pid before was still its. */
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+			if (syscall(SYS_pidfd_send_signal, slots[slot], 0, NULL, 0) < 0)
+				r = -errno;
+			break;
+		}
+		case OP_CHROOT_SLOT: {
+			/* Into a directory opened earlier (another process's root). */
+			uint64_t slot = get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+			if (fchdir(slots[slot]) < 0 || chroot(".") < 0 || chdir("/") < 0)
 				r = -errno;
 			close(slots[slot]);
 			slots[slot] = -1;

@@ -79,6 +79,7 @@ export function errnoText(errno: number | string): string {
 const ERRNO_DESCRIPTIONS: Record<string, string> = {
   EPERM: 'operation not permitted',
   ENOENT: 'no such file or directory',
+  ESRCH: 'no such process',
   EACCES: 'permission denied',
   EEXIST: 'file exists',
   ENOTDIR: 'not a directory',
@@ -88,7 +89,7 @@ const ERRNO_DESCRIPTIONS: Record<string, string> = {
   ENOSPC: 'no space left on device',
   EROFS: 'read-only file system',
   ENODEV: 'no such device',
-  EXDEV: 'cross-device link (the path leaves the container root)',
+  EXDEV: 'cross-device link',
   ELOOP: 'too many levels of symbolic links',
   ENAMETOOLONG: 'file name too long',
   ETIMEDOUT: 'timed out',

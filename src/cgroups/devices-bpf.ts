@@ -487,11 +487,13 @@ export function isCgroup2Dir(dir: string): boolean {
 /**
  * cgroup v2 device rules for resources.ts: the spec's rules, then the
  * defaults, compiled and attached to the container's cgroup2 directory.
- * A directory that is not on cgroup2 (the stand-in trees of unit tests) has
- * nothing to attach to and is left alone.
+ * Every failure throws: without the program the container could open any
+ * device node, so a create must not go on.
  */
 export function applyDevicesV2(cgroupDir: string, rules: readonly LinuxDeviceCgroup[]): void {
   const program = generateDeviceProgram(rules);
-  if (!isCgroup2Dir(cgroupDir)) return;
+  if (!isCgroup2Dir(cgroupDir)) {
+    throw new DeviceProgramError(`cgroup: cannot attach the eBPF device program: ${cgroupDir} is not a cgroup2 directory`);
+  }
   attachDeviceProgram(cgroupDir, program);
 }

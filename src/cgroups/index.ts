@@ -14,6 +14,7 @@ export {
   applyResources,
   blkioWeightToIOWeight,
   DEFAULT_DEVICE_RULES,
+  defaultDeviceRules,
   deviceRuleLine,
   deviceWrites,
   ioMaxLines,

@@ -25,7 +25,7 @@ import {
   v2ControllerName,
 } from './controllers';
 import { applyDevicesV2 } from './devices-bpf'; // devices-bpf
-import { errnoCode, fileExists, readOptional, readU64, strerror, U64_MAX, writeRaw, writeValue, writeValues } from './fsutil';
+import { CgroupError, errnoCode, fileExists, readOptional, readU64, strerror, U64_MAX, writeRaw, writeValue, writeValues } from './fsutil';
 import type { CgroupManager } from './manager';
 import { validateResources } from './validate';
 
@@ -38,6 +38,8 @@ export interface ApplyOptions {
   /** Rootless: the device controller is not ours to program (a BPF program
    * needs privilege over the host; v1 device rules likewise), as with runc. */
   skipDevices?: boolean;
+  /** The paths of linux.devices: defaults for the same nodes are left out. */
+  devicePaths?: readonly string[];
 }
 
 interface Ctx {
@@ -78,21 +80,33 @@ export function memorySwapToV2(memorySwap: number, memory: number): number {
   return memorySwap - memory;
 }
 
-/** The default device rules runc appends after the spec's own: mknod of any
- * device, and the standard character devices. */
-export const DEFAULT_DEVICE_RULES: readonly LinuxDeviceCgroup[] = [
-  { allow: true, type: 'c', major: -1, minor: -1, access: 'm' },
-  { allow: true, type: 'b', major: -1, minor: -1, access: 'm' },
-  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // /dev/null
-  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // /dev/random
-  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // /dev/full
-  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // /dev/tty
-  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // /dev/zero
-  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // /dev/urandom
-  { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' }, // /dev/pts/*
-  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // /dev/ptmx
-  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // /dev/net/tun
+/** The devices runc allows after the spec's own rules (runc 1.1.5
+ * specconv.AllowedDevices): mknod of any device, and the standard character
+ * devices; `path` is the node a rule stands for. */
+const DEFAULT_ALLOWED_DEVICES: readonly { path?: string; rule: LinuxDeviceCgroup }[] = [
+  { rule: { allow: true, type: 'c', major: -1, minor: -1, access: 'm' } },
+  { rule: { allow: true, type: 'b', major: -1, minor: -1, access: 'm' } },
+  { path: '/dev/null', rule: { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' } },
+  { path: '/dev/random', rule: { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' } },
+  { path: '/dev/full', rule: { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' } },
+  { path: '/dev/tty', rule: { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' } },
+  { path: '/dev/zero', rule: { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' } },
+  { path: '/dev/urandom', rule: { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' } },
+  { rule: { allow: true, type: 'c', major: 136, minor: -1, access: 'rwm' } }, // /dev/pts/*
+  { rule: { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' } }, // /dev/ptmx
+  { rule: { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' } }, // /dev/net/tun
 ];
+
+/** The default rules appended after the spec's. A default whose node the
+ * config redefines in linux.devices gives way to it, as in runc: the config's
+ * device is then usable only as far as linux.resources.devices allows. */
+export function defaultDeviceRules(configDevicePaths: readonly string[] = []): LinuxDeviceCgroup[] {
+  const taken = new Set(configDevicePaths);
+  return DEFAULT_ALLOWED_DEVICES.filter((d) => d.path === undefined || !taken.has(d.path)).map((d) => ({ ...d.rule }));
+}
+
+/** The default rules when the config defines no device of its own. */
+export const DEFAULT_DEVICE_RULES: readonly LinuxDeviceCgroup[] = defaultDeviceRules();
 
 /** A device rule as the v1 devices.allow/deny files take it: "c 1:3 rwm", "a". */
 export function deviceRuleLine(r: LinuxDeviceCgroup): string {
@@ -103,9 +117,12 @@ export function deviceRuleLine(r: LinuxDeviceCgroup): string {
 }
 
 /** Every write for the v1 devices controller, in order: deny all, the spec's rules, the defaults. */
-export function deviceWrites(rules: readonly LinuxDeviceCgroup[] | undefined): { file: string; line: string }[] {
+export function deviceWrites(
+  rules: readonly LinuxDeviceCgroup[] | undefined,
+  defaults: readonly LinuxDeviceCgroup[] = DEFAULT_DEVICE_RULES,
+): { file: string; line: string }[] {
   const out: { file: string; line: string }[] = [{ file: 'devices.deny', line: 'a' }];
-  for (const r of [...(rules ?? []), ...DEFAULT_DEVICE_RULES]) {
+  for (const r of [...(rules ?? []), ...defaults]) {
     out.push({ file: r.allow ? 'devices.allow' : 'devices.deny', line: deviceRuleLine(r) });
   }
   return out;
@@ -122,7 +139,7 @@ export function applyResources(mgr: CgroupManager, res: LinuxResources | undefin
     const t = target(ctx, 'cpuset', 'cpu.cpus/mems');
     if (t) applyCpuset(t, r.cpu);
   }
-  if (!ctx.update && !opts.skipDevices) applyDevices(ctx, r.devices);
+  if (!ctx.update && !opts.skipDevices) applyDevices(ctx, r.devices, defaultDeviceRules(opts.devicePaths));
   if (r.memory) applyMemory(ctx, r.memory);
   if (r.cpu && cpuSet(r.cpu)) {
     const t = target(ctx, 'cpu', 'cpu');
@@ -182,18 +199,21 @@ function applyCpuset(t: ControllerTarget, cpu: LinuxCPU): void {
 
 // ---- devices (v1: devices.allow/deny; cgroup v2: an eBPF program, see devices-bpf.ts) ----
 
-function applyDevices(ctx: Ctx, rules: LinuxDeviceCgroup[] | undefined): void {
+/** Device rules are a security boundary: a host where they cannot be
+ * enforced fails the container (as runc treats a missing devices
+ * subsystem), and so does any error attaching them. */
+function applyDevices(ctx: Ctx, rules: LinuxDeviceCgroup[] | undefined, defaults: readonly LinuxDeviceCgroup[]): void {
   const t = findController(ctx.mgr, 'devices');
   // >>> devices-bpf: no v1 devices hierarchy (pure cgroup v2): the same rules as an eBPF program on the cgroup2 directory.
   if (!t) {
     const dir = unifiedDir(ctx.mgr);
-    if (dir) applyDevicesV2(dir, [...(rules ?? []), ...DEFAULT_DEVICE_RULES]);
+    if (!dir) throw new CgroupError('cgroup: this host has neither a v1 devices hierarchy nor a cgroup2 mount: the container\'s device rules cannot be enforced');
+    applyDevicesV2(dir, [...(rules ?? []), ...defaults]);
     return;
   }
   // <<< devices-bpf
-  if (t.version !== 1) return;
   // Runs of rules for the same file go through one open (order kept).
-  const writes = deviceWrites(rules);
+  const writes = deviceWrites(rules, defaults);
   for (let i = 0; i < writes.length; ) {
     let j = i;
     while (j < writes.length && writes[j]!.file === writes[i]!.file) j++;

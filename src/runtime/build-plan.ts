@@ -5,7 +5,7 @@ import { basename, dirname } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Process, Spec } from '../oci/types';
 import type { CgroupLayout } from '../cgroups/hierarchy';
-import { CLONE, JOIN_ORDER, NS_FLAG, NS_PROC_NAME, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
+import { CLONE, JOIN_ORDER, NS_FLAG, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
 import { addRootfsFinishSteps, addRootfsSteps } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
@@ -42,6 +42,8 @@ export interface PlanInput {
   seccomp?: { program: Buffer; flags: number; listenerPath?: string };
 }
 
+const O_PATH = 0o10000000;
+const O_DIRECTORY = 0o200000;
 const PER_LINUX = 0x0000;
 const PER_LINUX32 = 0x0008;
 
@@ -82,7 +84,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   }
   // Host paths are opened before joining namespaces (a joined mount
   // namespace may not have them); the init inherits these fds.
-  if (input.fifo) plan.add(Op.OPEN_PATH, 'open the state directory', str(dirname(input.fifo)), u64(Slot.FIFO), u64(0o10000000 | 0o200000 /* O_PATH|O_DIRECTORY */));
+  if (input.fifo) plan.add(Op.OPEN_PATH, 'open the state directory', str(dirname(input.fifo)), u64(Slot.FIFO), u64(O_PATH | O_DIRECTORY));
   addConsoleSource(plan, input);
   addAgentConnect(plan, input.seccomp);
   const cgroup = addCgroupOpens(plan, input.cgroupTargets, !ns.joins.some((j) => j.type === 'cgroup'));
@@ -239,6 +241,9 @@ export interface ExecPlanInput {
   process: Process;
   /** Host pid of the container's init, whose namespaces are joined. */
   initPid: number;
+  /** Its start time (field 22 of /proc/<pid>/stat, StoredState.pidStartTime):
+   * the init checks it, so a reused pid is never joined. */
+  initStartTime: number;
   /** The container's namespaces (from its config), to know which to join. */
   spec: Spec;
   consoleSocket?: string;
@@ -267,9 +272,12 @@ function addConsoleSource(plan: Plan, input: { consoleSocket?: string; consoleFd
 }
 
 /** A process joining a running container: its namespaces (user first), its
- * cgroup, then the usual process steps. The cgroup namespace is entered
- * after the clone, once the process is in the container's cgroup (the host
- * path to it is opened first: the container's /proc has other pids). */
+ * cgroup, then the usual process steps. Everything is reached through a
+ * pidfd of the init, checked against its start time, never by a pid path
+ * that a new process could own by then. The cgroup namespace is entered
+ * after the clone, once the process is in the container's cgroup. Without a
+ * mount namespace to join, the process chroots into the init's root, as the
+ * init itself did. */
 export function buildExecPlan(input: ExecPlanInput): Plan {
   const proc = input.process;
   if (!proc.args || proc.args.length === 0) throw new ConfigError('exec: no command given');
@@ -280,18 +288,26 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   addConsoleSource(plan, input);
   addAgentConnect(plan, input.seccomp);
   const cgroup = addCgroupOpens(plan, input.cgroupTargets, true);
+  const pid = input.initPid;
+  plan.add(Op.PIDFD_OPEN, `open the container's init (pid ${pid})`, u64(pid), u64(input.initStartTime), u64(Slot.INIT));
   const types = new Set((input.spec.linux?.namespaces ?? []).map((n) => n.type));
+  const chroot = !types.has('mount');
+  if (chroot) {
+    // Opened on the host side, before any namespace is joined; the init
+    // still alive afterwards means the path was still its own.
+    plan.add(Op.OPEN_PATH, `open the container's root /proc/${pid}/root`, str(`/proc/${pid}/root`), u64(Slot.ROOT), u64(O_PATH | O_DIRECTORY));
+    plan.add(Op.PIDFD_ALIVE, `check that the container's init (pid ${pid}) still runs`, u64(Slot.INIT));
+  }
   for (const type of JOIN_ORDER) {
-    if (!types.has(type)) continue;
-    const path = `/proc/${input.initPid}/ns/${NS_PROC_NAME[type]}`;
+    if (!types.has(type) || type === 'cgroup') continue;
     // Entering the user namespace we are already in is refused by the kernel.
-    if (type === 'user' && sameNamespace(path, '/proc/self/ns/user')) continue;
-    if (type === 'cgroup') plan.add(Op.OPEN_PATH, `open the container's cgroup namespace ${path}`, str(path), u64(Slot.CGROUPNS), u64(0));
-    else plan.add(Op.SETNS, `join the container's ${type} namespace`, str(path), u64(NS_FLAG[type]));
+    if (type === 'user' && sameNamespace(`/proc/${pid}/ns/user`, '/proc/self/ns/user')) continue;
+    plan.add(Op.SETNS_PIDFD, `join the container's ${type} namespace`, u64(Slot.INIT), u64(NS_FLAG[type]));
   }
   plan.add(Op.CLONE, 'create the process in the container', u64(0), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot));
   cgroup.addJoins(plan);
-  if (types.has('cgroup')) plan.add(Op.SETNS_SLOT, "join the container's cgroup namespace", u64(Slot.CGROUPNS), u64(NS_FLAG.cgroup));
+  if (types.has('cgroup')) plan.add(Op.SETNS_PIDFD, "join the container's cgroup namespace", u64(Slot.INIT), u64(NS_FLAG.cgroup));
+  if (chroot) plan.add(Op.CHROOT_SLOT, "chroot into the container's root", u64(Slot.ROOT));
   plan.add(Op.WAIT_GO, 'wait for the runtime');
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
   if (hasConsole) addConsoleStep(plan, '');

@@ -48,8 +48,10 @@ export function execProcess(spec: Spec, rootfs: string, f: ExecFlags): Process {
   const caps = structuredClone(base?.capabilities ?? {});
   for (const cap of f.caps) {
     const name = cap.toUpperCase().startsWith('CAP_') ? cap.toUpperCase() : `CAP_${cap.toUpperCase()}`;
-    // Ambient capabilities must also be inheritable, or the kernel refuses them.
-    for (const set of ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'] as const) {
+    // Not inheritable or ambient (CVE-2022-29162, runc >= 1.1.2): those
+    // would pass the capability on across execve to programs that never
+    // asked for it, e.g. to a non-root user's shell.
+    for (const set of ['bounding', 'effective', 'permitted'] as const) {
       caps[set] = [...new Set([...(caps[set] ?? []), name])];
     }
   }

@@ -2,9 +2,9 @@
 // poststart, poststop) are started from here; createContainer and
 // startContainer run inside the container and are plan steps instead.
 import { childProcess } from './node-lazy';
-import { HookError } from '../errors';
+import { errnoName, HookError } from '../errors';
 import type { Hook, HookName, State } from '../oci/types';
-import { Op, type Plan, str, strv, u64 } from './plan';
+import { Op, type Plan, type Step, str, strv, u64 } from './plan';
 
 function envObject(env: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -13,6 +13,21 @@ function envObject(env: string[] | undefined): Record<string, string> {
     if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return out;
+}
+
+/** The longest delay setTimeout takes: above it Node fires at once (after a
+ * TimeoutOverflowWarning), which would kill a hook with a long timeout. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** setTimeout for any delay: a longer one is waited for in pieces. Returns
+ * the function that cancels it. */
+export function setLongTimeout(fn: () => void, ms: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (left: number) => {
+    timer = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, left);
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
 }
 
 export function runHook(name: HookName, index: number, hook: Hook, state: State): Promise<void> {
@@ -24,19 +39,19 @@ export function runHook(name: HookName, index: number, hook: Hook, state: State)
       env: envObject(hook.env),
       stdio: ['pipe', 'inherit', 'inherit'],
     });
-    let timer: NodeJS.Timeout | undefined;
+    let clearTimer = () => {};
     if (hook.timeout && hook.timeout > 0) {
-      timer = setTimeout(() => {
+      clearTimer = setLongTimeout(() => {
         child.kill('SIGKILL');
         reject(new HookError(`${label} timed out after ${hook.timeout}s`));
       }, hook.timeout * 1000);
     }
     child.on('error', (e) => {
-      clearTimeout(timer);
+      clearTimer();
       reject(new HookError(`${label} could not be run: ${e.message}`));
     });
     child.on('exit', (code, signal) => {
-      clearTimeout(timer);
+      clearTimer();
       if (code === 0) resolve();
       else reject(new HookError(`${label} failed: ${signal ? `killed by ${signal}` : `exit status ${code}`}`));
     });
@@ -61,9 +76,27 @@ export async function runHooksWarn(name: HookName, hooks: Hook[] | undefined, st
   }
 }
 
-/** Hooks run by the init itself, inside the container's namespaces. */
+/** Hooks run by the init itself, inside the container's namespaces. The
+ * label goes along for a failure the init reports alone on the container's
+ * stderr (startContainer, after the runtime is gone). */
 export function addHookSteps(plan: Plan, name: HookName, hooks: Hook[] | undefined): void {
   for (const [i, h] of (hooks ?? []).entries()) {
-    plan.add(Op.HOOK, `run ${name} hook #${i} (${h.path})`, str(h.path), strv(h.args ?? [h.path]), strv(h.env ?? []), u64(h.timeout ?? 0));
+    const label = `${name} hook #${i} (${h.path})`;
+    // Beyond 2^53 s the number is not exact anyway; the init saturates its deadline.
+    const timeout = Math.min(h.timeout ?? 0, Number.MAX_SAFE_INTEGER);
+    plan.add(Op.HOOK, label, str(h.path), strv(h.args ?? [h.path]), strv(h.env ?? []), u64(timeout), str(label));
   }
+}
+
+const ETIMEDOUT = 110;
+const ECHILD = 10;
+
+/** The error for a HOOK step the init reports failed, with its errno and
+ * the hook's wait status, worded like a host hook's failure. */
+export function hookStepError(step: Step, errno: number, waitStatus: number): HookError {
+  const timeout = step.fields[3];
+  if (errno === ETIMEDOUT) return new HookError(`${step.what} timed out after ${timeout && 'u64' in timeout ? timeout.u64 : '?'}s`);
+  if (errno !== ECHILD) return new HookError(`${step.what} could not be run: ${errnoName(errno)}`);
+  const signal = waitStatus & 0x7f;
+  return new HookError(`${step.what} failed: ${signal ? `killed by signal ${signal}` : `exit status ${(waitStatus >> 8) & 0xff}`}`);
 }

@@ -9,7 +9,8 @@ import { sendWithFds } from './libc';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { errnoText, HookError, InitError, TsrunError } from '../errors';
+import { errnoText, InitError, TsrunError } from '../errors';
+import { hookStepError } from './hooks';
 import { Msg, Op, SELF_COPY_STEP, type Plan } from './plan';
 import { mark } from './trace';
 
@@ -167,12 +168,10 @@ async function drive(
       throw new InitError(`the native init cannot run from a protected copy of itself (${errnoText(m.err)}): refusing to run from the host binary`, 'protect the init binary', m.err);
     }
     const what = plan.describe(m.step);
-    const explained = plan.steps[m.step]?.explain?.[m.err];
+    const step = plan.steps[m.step];
+    const explained = step?.explain?.[m.err];
     if (explained) throw new InitError(`${what}: ${explained}`, what, m.err);
-    if (plan.steps[m.step]?.op === Op.HOOK) {
-      const how = m.err === 110 /* ETIMEDOUT */ ? 'timed out' : `failed (exit status ${m.val >> 8}${m.val & 0x7f ? `, signal ${m.val & 0x7f}` : ''})`;
-      throw new HookError(`${what} ${how}`);
-    }
+    if (step?.op === Op.HOOK) throw hookStepError(step, m.err, m.val);
     if (plan.steps[m.step]?.op === Op.EXEC_CHECK && m.err === 2 /* ENOENT */) {
       throw new InitError(`${what}: executable file not found in $PATH`, what, m.err);
     }

@@ -55,10 +55,14 @@ export const Op = {
   MOVE_MOUNT: 51,
   LINK_UP: 52,
   JOIN_CGROUP: 53,
-  SETNS_SLOT: 54,
   EXPECT_DEV: 55,
   UMOUNT: 56,
   CLONE_MOUNT: 57,
+  // 70 and up: process and exec steps
+  PIDFD_OPEN: 70,
+  SETNS_PIDFD: 71,
+  PIDFD_ALIVE: 72,
+  CHROOT_SLOT: 73,
 } as const;
 
 /** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */
@@ -85,8 +89,10 @@ export const SELF_COPY_STEP = 0xffffffff;
 /** Messages from the native side (struct msg). */
 export const Msg = { PID: 1, READY: 2, ERROR: 3, EXIT: 4, GO: 10 } as const;
 
-/** Fixed fd slots the plan refers to. Slot 0 is the root directory. */
-export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, CGROUPNS: 5, NULLDEV: 6, PASSED: 8, PASSED_END: 16, CGROUP: 16 } as const;
+/** Fixed fd slots the plan refers to. Slot 0 is the root directory; NULLDEV
+ * the null device masks are made of (create); INIT a pidfd of the
+ * container's init (exec). */
+export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, NULLDEV: 5, INIT: 6, PASSED: 8, PASSED_END: 16, CGROUP: 16 } as const;
 /** The native side's slot table size (MAX_SLOTS). */
 export const MAX_SLOTS = 32;
 /** "No slot" in a step's slot field (CLONE's cgroup directory). */

@@ -300,7 +300,9 @@ export class Runtime {
       });
       writeState(dir, state);
       if (this.setUpCgroup(cg, spec)) {
-        applyResources(cg, withConfigDevices(spec), { warn: this.warn, skipDevices: this.rootless });
+        // Device rules are linux.resources.devices and the defaults only: a
+        // node in linux.devices is not allowed by being listed (as runc).
+        applyResources(cg, spec.linux?.resources, { warn: this.warn, skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
       } else {
         state.cgroupPath = '';
         ({ plan, idmapSources } = planFor(undefined));
@@ -426,6 +428,7 @@ export class Runtime {
     const plan = buildExecPlan({
       process: proc,
       initPid: st.pid,
+      initStartTime: st.pidStartTime,
       spec: st.config,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
       consoleFd: pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
@@ -690,18 +693,6 @@ function agentMessage(spec: Spec, pid: number, state: State): string | undefined
   const profile = spec.linux?.seccomp;
   if (!profile?.listenerPath) return undefined;
   return JSON.stringify({ ociVersion: OCI_VERSION, fds: ['seccompFd'], pid, metadata: profile.listenerMetadata ?? '', state });
-}
-
-/** linux.resources with allow rules for linux.devices appended, so the
- * devices the config creates are usable behind a deny-all device cgroup. */
-function withConfigDevices(spec: Spec): LinuxResources | undefined {
-  const res = spec.linux?.resources;
-  const devices = spec.linux?.devices ?? [];
-  if (devices.length === 0) return res;
-  const allow = devices
-    .filter((d) => d.type === 'c' || d.type === 'b')
-    .map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' }));
-  return { ...(res ?? {}), devices: [...(res?.devices ?? []), ...allow] };
 }
 
 /** runc's default state root, or for an unprivileged user one of its own:

@@ -1,9 +1,11 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   applyResources,
   blkioWeightToIOWeight,
+  DEFAULT_DEVICE_RULES,
+  defaultDeviceRules,
   deviceRuleLine,
   deviceWrites,
   ioMaxLines,
@@ -13,6 +15,13 @@ import {
 } from '../../src/cgroups/resources';
 import { ConfigError } from '../../src/errors';
 import { CG, fakeHost, type FakeHost, V2_ALL, V2_FILES } from './fakefs';
+
+// The fake cgroup2 trees are plain directories: no eBPF program can be
+// attached there (devices-bpf.test.ts checks what gets compiled).
+vi.mock('../../src/cgroups/devices-bpf', async (orig) => {
+  const real = await orig<typeof import('../../src/cgroups/devices-bpf')>();
+  return { ...real, applyDevicesV2: vi.fn() };
+});
 
 let host: FakeHost | undefined;
 afterEach(() => {
@@ -127,7 +136,7 @@ describe('applyResources on cgroup v1', () => {
   });
 
   it('prefers blkio.weight when the kernel has it', () => {
-    host = fakeHost(['blkio']);
+    host = fakeHost(['blkio', 'devices']);
     host.write('blkio', 'blkio.weight', '500');
     host.write('blkio', 'blkio.weight_device', '');
     applyResources(host.mgr, { blockIO: { weight: 700, weightDevice: [{ major: 8, minor: 0, weight: 200 }] } }, collect());
@@ -137,7 +146,7 @@ describe('applyResources on cgroup v1', () => {
   });
 
   it('writes positive pids limits as numbers and negative ones as max', () => {
-    host = fakeHost(['pids']);
+    host = fakeHost(['pids', 'devices']);
     applyResources(host.mgr, { pids: { limit: 42 } }, collect());
     expect(host.read('pids', 'pids.max')).toBe('42');
     applyResources(host.mgr, { pids: { limit: -1 } }, collect());
@@ -145,7 +154,7 @@ describe('applyResources on cgroup v1', () => {
   });
 
   it('makes unlimited memory unlimited memory+swap, and skips swap without memsw', () => {
-    host = fakeHost(['memory']);
+    host = fakeHost(['memory', 'devices']);
     host.write('memory', 'memory.memsw.limit_in_bytes', '1000');
     applyResources(host.mgr, { memory: { limit: -1 } }, collect());
     expect(host.read('memory', 'memory.limit_in_bytes')).toBe('-1');
@@ -153,7 +162,7 @@ describe('applyResources on cgroup v1', () => {
   });
 
   it('warns about swap without swap accounting and about kernel memory', () => {
-    host = fakeHost(['memory']);
+    host = fakeHost(['memory', 'devices']);
     rmSync(join(host.dir('memory'), 'memory.memsw.limit_in_bytes'));
     const { warn, warnings } = collect();
     applyResources(host.mgr, { memory: { limit: 100 << 20, swap: 200 << 20, kernel: 1, kernelTCP: 2 } }, { warn });
@@ -165,7 +174,7 @@ describe('applyResources on cgroup v1', () => {
   });
 
   it('turns a write failure into a ConfigError naming the file and value', () => {
-    host = fakeHost(['memory']);
+    host = fakeHost(['memory', 'devices']);
     const f = join(host.dir('memory'), 'memory.limit_in_bytes');
     rmSync(f);
     mkdirSync(f); // writing a directory fails with EISDIR
@@ -181,13 +190,27 @@ describe('applyResources on cgroup v1', () => {
     expect((err as Error).message).toBe('cgroup: cannot set memory.limit_in_bytes to 12: Is a directory');
   });
 
-  it('skips devices on update and when there is no devices hierarchy', () => {
+  it('skips devices on update and rootless; fails when no devices hierarchy could enforce them', () => {
     host = fakeHost(['devices', 'pids']);
     applyResources(host.mgr, { pids: { limit: 5 } }, { ...collect(), update: true });
     expect(host.read('devices', 'devices.deny')).toBe('');
+    applyResources(host.mgr, { pids: { limit: 5 } }, { ...collect(), skipDevices: true });
+    expect(host.read('devices', 'devices.deny')).toBe('');
     host.cleanup();
     host = fakeHost(['pids']);
-    expect(() => applyResources(host!.mgr, { devices: [{ allow: false, access: 'rwm' }] }, collect())).not.toThrow();
+    const rules = { devices: [{ allow: false, access: 'rwm' }] };
+    expect(() => applyResources(host!.mgr, rules, collect())).toThrow(/neither a v1 devices hierarchy nor a cgroup2 mount: the container's device rules cannot be enforced/);
+    expect(() => applyResources(host!.mgr, rules, { ...collect(), skipDevices: true })).not.toThrow();
+  });
+
+  it('leaves out the default rule of a node linux.devices redefines, and allows nothing for linux.devices itself (as runc)', () => {
+    host = fakeHost(['devices']);
+    applyResources(host.mgr, { devices: [{ allow: false, access: 'rwm' }] }, { ...collect(), devicePaths: ['/dev/full', '/dev/fuse'] });
+    const allowed = host.read('devices', 'devices.allow').split('\n').filter(Boolean);
+    expect(allowed).toContain('c 1:3 rwm');
+    expect(allowed).not.toContain('c 1:7 rwm');
+    expect(allowed.some((l) => l.startsWith('c 10:229'))).toBe(false);
+    expect(defaultDeviceRules(['/dev/full'])).toEqual(DEFAULT_DEVICE_RULES.filter((r) => !(r.major === 1 && r.minor === 7)));
   });
 
   it('applies device rules even when resources are absent', () => {
@@ -200,7 +223,7 @@ describe('applyResources on cgroup v1', () => {
   });
 
   it('warns (and does not fail) for controllers the host lacks', () => {
-    host = fakeHost(['memory']);
+    host = fakeHost(['memory', 'devices']);
     const { warn, warnings } = collect();
     applyResources(
       host.mgr,
@@ -218,7 +241,7 @@ describe('applyResources on cgroup v1', () => {
   });
 
   it('writes net_cls and net_prio when mounted', () => {
-    host = fakeHost(['net_cls', 'net_prio']);
+    host = fakeHost(['net_cls', 'net_prio', 'devices']);
     host.write('net_cls', 'net_cls.classid', '0');
     host.write('net_prio', 'net_prio.ifpriomap', '');
     applyResources(host.mgr, { network: { classID: 0x100001, priorities: [{ name: 'eth0', priority: 5 }] } }, collect());
@@ -253,7 +276,7 @@ describe('applyResources on cgroup v1', () => {
   });
 
   it('accepts cpu lists with ranges and strides', () => {
-    host = fakeHost(['cpuset']);
+    host = fakeHost(['cpuset', 'devices']);
     applyResources(host.mgr, { cpu: { cpus: '0-1,3,8-15:2/4' } }, collect());
     expect(host.read('cpuset', 'cpuset.cpus')).toBe('0-1,3,8-15:2/4');
   });
@@ -366,14 +389,14 @@ describe('applyResources on cgroup v2', () => {
   });
 
   it('fails unified keys on a host without cgroup2', () => {
-    host = fakeHost(['memory']);
+    host = fakeHost(['memory', 'devices']);
     expect(() => applyResources(host!.mgr, { unified: { 'memory.high': '1' } }, collect())).toThrow(/requires cgroup v2/);
   });
 });
 
 describe('controller routing on a hybrid host', () => {
   it('sends v1 controllers to v1 and the rest to the cgroup2 tree', () => {
-    host = fakeHost(['memory', 'cpu', 'pids'], { controllers: ['hugetlb'], files: { 'hugetlb.2MB.max': 'max', 'memory.max': 'max' } });
+    host = fakeHost(['memory', 'cpu', 'pids', 'devices'], { controllers: ['hugetlb'], files: { 'hugetlb.2MB.max': 'max', 'memory.max': 'max' } });
     const { warn, warnings } = collect();
     applyResources(host.mgr, { memory: { limit: 4096 }, hugepageLimits: [{ pageSize: '2MB', limit: 0 }], blockIO: { weight: 100 } }, { warn });
     expect(host.read('memory', 'memory.limit_in_bytes')).toBe('4096');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildInitPlan, type PlanInput } from '../../src/runtime/build-plan';
+import { buildExecPlan, buildInitPlan, type PlanInput } from '../../src/runtime/build-plan';
 import { defaultSpec } from '../../src/oci/defaults';
-import { NO_SLOT, Op, Plan, str, T, u32, u64 } from '../../src/runtime/plan';
+import { NO_SLOT, Op, Plan, Slot, str, T, u32, u64 } from '../../src/runtime/plan';
 import { parseCgroupMounts } from '../../src/cgroups/hierarchy';
 import { ConfigError } from '../../src/errors';
 import type { Spec } from '../../src/oci/types';
@@ -216,3 +216,39 @@ describe('buildInitPlan', () => {
   });
 });
 
+
+describe('buildExecPlan', () => {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const execInput = (mutate?: (s: Spec) => void) => {
+    const spec = defaultSpec();
+    spec.process!.terminal = false;
+    mutate?.(spec);
+    return { process: { ...spec.process!, args: ['id'] }, initPid: 4242, initStartTime: 987654, spec, preserveFds: 0, relay: true, warn: () => {} };
+  };
+
+  it('reaches the init through a pidfd checked against its start time, never by a /proc/<pid>/ns path', () => {
+    const plan = buildExecPlan(execInput());
+    const steps = plan.steps;
+    expect(steps[0]).toMatchObject({ op: Op.PIDFD_OPEN, fields: [u64(4242), u64(987654), u64(Slot.INIT)] });
+    expect(steps.some((s) => s.op === Op.SETNS || s.fields.some((f) => 'str' in f && f.str.includes('/ns/')))).toBe(false);
+    const joins = steps.filter((s) => s.op === Op.SETNS_PIDFD).map((s) => s.fields[1]);
+    const clone = steps.findIndex((s) => s.op === Op.CLONE);
+    // Every namespace of the default spec, the cgroup namespace after the clone, in the join order.
+    expect(joins).toEqual([CLONE.NEWIPC, CLONE.NEWUTS, CLONE.NEWNET, CLONE.NEWPID, CLONE.NEWNS, CLONE.NEWCGROUP].map((f) => u64(f)));
+    expect(steps.findIndex((s) => s.op === Op.SETNS_PIDFD && same(s.fields[1], u64(CLONE.NEWCGROUP)))).toBeGreaterThan(clone);
+    expect(steps.some((s) => s.op === Op.CHROOT_SLOT)).toBe(false);
+  });
+
+  it('without a mount namespace: opens the init\'s root before joining anything, checks the init still runs, and chroots there after the clone', () => {
+    const plan = buildExecPlan(execInput((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount'))));
+    const at = (op: number) => plan.steps.findIndex((s) => s.op === op);
+    const root = plan.steps.findIndex((s) => s.op === Op.OPEN_PATH && same(s.fields[0], str('/proc/4242/root')));
+    expect(plan.steps[root]!.fields).toEqual([str('/proc/4242/root'), u64(Slot.ROOT), u64(0o10000000 | 0o200000)]);
+    expect(at(Op.PIDFD_OPEN)).toBeLessThan(root);
+    expect(root).toBeLessThan(at(Op.PIDFD_ALIVE));
+    expect(at(Op.PIDFD_ALIVE)).toBeLessThan(at(Op.SETNS_PIDFD));
+    expect(at(Op.CLONE)).toBeLessThan(at(Op.CHROOT_SLOT));
+    expect(plan.steps[at(Op.CHROOT_SLOT)]!.fields).toEqual([u64(Slot.ROOT)]);
+    expect(at(Op.CHROOT_SLOT)).toBeLessThan(at(Op.CHDIR));
+  });
+});
