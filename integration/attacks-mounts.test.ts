@@ -285,3 +285,42 @@ describe('/dev/console for a terminal (CVE-2025-52565 class)', () => {
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(decoy);
   });
 });
+
+describe('a mount\'s options apply to that mount, whatever the image\'s symlinks do once it is mounted', () => {
+  /** An image whose /data first resolves to /m, and, once a volume with a
+   * directory c is mounted there, to /L (found in an attacker's review). */
+  function twoFacedImage(b: string, victim: string): void {
+    const root = rootfsOf(b);
+    mkdirSync(join(root, 'm'));
+    mkdirSync(join(root, 'X'));
+    symlinkSync('/X/Y/Z', join(root, 'm/c'));
+    symlinkSync('/m', join(root, 'X/L'));
+    symlinkSync('/m/c/../../L', join(root, 'data'));
+    symlinkSync(victim, join(root, 'L'));
+  }
+
+  it('a read-only volume stays read-only (its remount is not redirected to /sys)', () => {
+    const vol = volume('ro');
+    mkdirSync(join(vol, 'c'));
+    const b = sb.bundle(['sh', '-c', 'touch /m/written 2>/dev/null && echo WROTE; grep -E " /sys " /proc/self/mountinfo'], (s) => {
+      s.mounts!.push({ destination: '/data', type: 'bind', source: vol, options: ['rbind', 'ro'] });
+    });
+    twoFacedImage(b, '/sys');
+    const r = sb.run(b);
+    expect(r.stdout).not.toContain('WROTE');
+    expect(existsSync(join(vol, 'written'))).toBe(false);
+    expect(r.stdout).toMatch(/ \/sys ro,nosuid,nodev,noexec/);
+  });
+
+  it('nosymfollow is applied (to the mount it was given for)', () => {
+    const vol = volume('nosym');
+    writeFileSync(join(vol, 'target'), 'followed\n');
+    symlinkSync('target', join(vol, 'link'));
+    const b = sb.bundle(['sh', '-c', 'cat /v/link 2>/dev/null || echo REFUSED; grep " /v " /proc/self/mountinfo'], (s) => {
+      s.mounts!.push({ destination: '/v', type: 'bind', source: vol, options: ['rbind', 'nosymfollow'] });
+    });
+    const r = sb.run(b);
+    expect(r.stdout).toContain('REFUSED');
+    expect(r.stdout).toMatch(/nosymfollow/);
+  });
+});

@@ -60,6 +60,10 @@
 #define ATTR_NOATIME 0x10ull
 #define ATTR_STRICTATIME 0x20ull
 #define ATTR_NODIRATIME 0x80ull
+#define ATTR_NOSYMFOLLOW 0x200000ull
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
 
 struct mount_attr_ {
 	uint64_t attr_set, attr_clr, propagation, userns_fd;
@@ -88,6 +92,8 @@ static uint64_t ms_to_attr(unsigned long f)
 		a |= ATTR_STRICTATIME;
 	if (f & MS_NODIRATIME)
 		a |= ATTR_NODIRATIME;
+	if (f & MS_NOSYMFOLLOW)
+		a |= ATTR_NOSYMFOLLOW;
 	return a;
 }
 
@@ -181,7 +187,7 @@ int mfd_setattr(int target, uint64_t set, uint64_t clr, uint64_t prop, int recur
 static struct mount_attr_ remount_attr(unsigned long flags)
 {
 	struct mount_attr_ a = {.attr_set = ms_to_attr(flags)};
-	a.attr_clr = (ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC | ATTR_NODIRATIME) & ~a.attr_set;
+	a.attr_clr = (ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC | ATTR_NODIRATIME | ATTR_NOSYMFOLLOW) & ~a.attr_set;
 	if (flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME))
 		a.attr_clr |= ATTR__ATIME;
 	return a;

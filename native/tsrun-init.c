@@ -98,7 +98,6 @@ enum op {
 	OP_PERSONALITY = 37,
 	OP_SET_ROOT = 38,
 	OP_MKFIFO = 39,
-	OP_MOUNT_SETATTR = 40,
 	OP_SETPGID_FG = 41,
 	OP_KEYRING = 42,
 	OP_MKDIR = 43,
@@ -861,7 +860,10 @@ static int bind_console(int peer, const char *dir)
  * when console_dir is set, the container's <console_dir>/console. */
 static int do_console(int sock, const char *ptmx_path, unsigned ptmx_major, unsigned ptmx_minor, const char *console_dir)
 {
-	int master = open(ptmx_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	/* No magic links: the container's /dev/ptmx must not lead to one of
+	 * our own fds. */
+	struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+	int master = (int)syscall(SYS_openat2, AT_FDCWD, ptmx_path, &how, sizeof(how));
 	if (master < 0)
 		return -errno;
 	struct stat st;
@@ -1006,10 +1008,45 @@ static int copy_up(int target, int mnt)
 	return r;
 }
 
+/* What a mount step does to its new mount besides making it. Applied to
+ * the mount's own fd, never by resolving the destination again: once a
+ * volume is mounted there, the image's symlinks could make the same path
+ * lead to another mount (/sys, a cgroup) and the options land there. */
+struct mount_opts {
+	unsigned long remount; /* MS_* flags of a bind's remount (0: none) */
+	uint64_t rec_set, rec_clr; /* MOUNT_ATTR_* set/cleared recursively */
+	unsigned long propagation; /* MS_SHARED/... (| MS_REC), after attaching */
+};
+
+static void get_mount_opts(struct cursor *c, struct mount_opts *o)
+{
+	o->remount = (unsigned long)get_u64(c);
+	o->rec_set = get_u64(c);
+	o->rec_clr = get_u64(c);
+	o->propagation = (unsigned long)get_u64(c);
+}
+
+/* Attributes on the detached mount, then onto the target, then propagation
+ * (which belongs to the attached mount). */
+static int attach_with(int mnt, int target, const struct mount_opts *o, unsigned tflags)
+{
+	int r = 0;
+	if (o->remount)
+		r = mfd_remount(mnt, o->remount, (tflags & T_KEEP_LOCKED) != 0);
+	if (r == 0 && (o->rec_set || o->rec_clr))
+		r = mfd_setattr(mnt, o->rec_set, o->rec_clr, 0, 1);
+	if (r == 0)
+		r = mfd_attach(mnt, target);
+	if (r == 0 && o->propagation)
+		r = mfd_propagation(mnt, o->propagation, (o->propagation & MS_REC) != 0);
+	return r;
+}
+
 /* A mount onto a target inside the root: a bind (of a host path, or of a
  * path inside the root), a propagation change, or a new file system; each
  * made detached and moved onto the target's fd. */
-static int do_mount_in_root(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data, unsigned tflags)
+static int do_mount_in_root(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data, unsigned tflags,
+			    const struct mount_opts *o)
 {
 	int tfd = resolve_target(target, tflags);
 	if (tfd < 0)
@@ -1039,7 +1076,7 @@ static int do_mount_in_root(const char *src, const char *target, const char *fst
 	if (r == 0 && (tflags & T_COPYUP))
 		r = copy_up(tfd, mnt);
 	if (r == 0)
-		r = mfd_attach(mnt, tfd);
+		r = attach_with(mnt, tfd, o, tflags);
 	if (mnt >= 0)
 		close(mnt);
 	close(tfd);
@@ -1291,6 +1328,8 @@ int main(int argc, char **argv)
 			unsigned long flags = (unsigned long)get_u64(&c);
 			const char *data = get_str(&c, NULL);
 			unsigned tflags = (unsigned)get_u64(&c);
+			struct mount_opts o;
+			get_mount_opts(&c, &o);
 			if (c.bad)
 				break;
 			if (!(tflags & T_IN_ROOT)) {
@@ -1299,7 +1338,7 @@ int main(int argc, char **argv)
 					r = -errno;
 				break;
 			}
-			r = do_mount_in_root(src, target, fstype, flags, data, tflags);
+			r = do_mount_in_root(src, target, fstype, flags, data, tflags, &o);
 			if (r == -ENOENT && (tflags & T_IGNORE_ENOENT))
 				r = 0;
 			break;
@@ -1318,16 +1357,6 @@ int main(int argc, char **argv)
 			r = tfd < 0 ? tfd : mfd_remount(tfd, flags, (tflags & T_KEEP_LOCKED) != 0);
 			if (r == -ENOENT && (tflags & T_IGNORE_ENOENT))
 				r = 0;
-			break;
-		}
-		case OP_MOUNT_SETATTR: {
-			const char *target = get_str(&c, NULL);
-			uint64_t set = get_u64(&c), clr = get_u64(&c), prop = get_u64(&c), rec = get_u64(&c);
-			unsigned tflags = (unsigned)get_u64(&c);
-			if (c.bad)
-				break;
-			tfd = resolve_target(target, tflags | T_IN_ROOT);
-			r = tfd < 0 ? tfd : mfd_setattr(tfd, set, clr, prop, rec != 0);
 			break;
 		}
 		case OP_MASK: {
@@ -1778,9 +1807,16 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OP_CHDIR: {
+			/* Never through a magic link (/proc/self/fd/N, CVE-2024-21626). */
 			const char *path = get_str(&c, NULL);
-			if (!c.bad && chdir(path) < 0)
+			if (c.bad)
+				break;
+			struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+			int dfd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+			if (dfd < 0 || fchdir(dfd) < 0)
 				r = -errno;
+			if (dfd >= 0)
+				close(dfd);
 			break;
 		}
 		case OP_PERSONALITY: {
@@ -1917,12 +1953,14 @@ int main(int argc, char **argv)
 			uint64_t slot = get_u64(&c);
 			const char *target = get_str(&c, NULL);
 			unsigned tflags = (unsigned)get_u64(&c);
+			struct mount_opts o;
+			get_mount_opts(&c, &o);
 			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
 				c.bad = 1;
 				break;
 			}
 			tfd = resolve_target(target, tflags | T_IN_ROOT);
-			r = tfd < 0 ? tfd : mfd_attach(slots[slot], tfd);
+			r = tfd < 0 ? tfd : attach_with(slots[slot], tfd, &o, tflags);
 			close(slots[slot]);
 			slots[slot] = -1;
 			break;

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors';
 import type { LinuxDevice, Spec } from '../oci/types';
 import { Op, type Plan, str, T, u64 } from '../runtime/plan';
 import { MS_BIND } from './options';
+import { addMountStep } from './mount-step';
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -34,7 +35,7 @@ export function addDeviceSteps(plan: Plan, spec: Spec, userns: boolean): void {
     if (!d.path.startsWith('/dev/')) throw new ConfigError(`config.json: device path ${d.path} must be under /dev`);
     if (userns) {
       // mknod is refused in a user namespace: bind the host's node instead.
-      plan.add(Op.MOUNT, `bind mount host device ${d.path}`, str(d.path), str(d.path), str(''), u64(MS_BIND), str(''), u64(T.IN_ROOT | T.MKDIR | T.MKFILE));
+      addMountStep(plan, `bind mount host device ${d.path}`, { source: d.path, target: d.path, flags: MS_BIND, tflags: T.IN_ROOT | T.MKDIR | T.MKFILE | T.NOT_PROCFS });
       continue;
     }
     const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;

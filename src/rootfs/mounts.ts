@@ -7,6 +7,7 @@ import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
 import { Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
 import { isUnder, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
+import { addMountStep, addMoveMountStep } from './mount-step';
 import { checkIdmapMount, type IdmapSource } from './idmap-mount';
 import type { CgroupLayout } from '../cgroups/hierarchy';
 import {
@@ -60,9 +61,9 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
   // the configured propagation is applied again after pivot_root.
   const wanted = rootProp ? PROPAGATION[rootProp]! : MS_SLAVE;
   const propFlag = (wanted === MS_UNBINDABLE ? MS_PRIVATE : wanted) | MS_REC;
-  plan.add(Op.MOUNT, `make / ${rootProp ?? 'slave'} (rootfsPropagation)`, str(''), str('/'), str(''), u64(propFlag), str(''), u64(0));
+  addMountStep(plan, `make / ${rootProp ?? 'slave'} (rootfsPropagation)`, { source: '', target: '/', flags: propFlag, tflags: 0 });
   if (propFlag & MS_SHARED) plan.add(Op.PRIVATE_PARENT, `make the mount holding ${rootfs} private (pivot_root refuses a shared parent)`, str(rootfs));
-  plan.add(Op.MOUNT, `bind mount the rootfs ${rootfs} onto itself`, str(rootfs), str(rootfs), str(''), u64(MS_BIND | MS_REC), str(''), u64(0));
+  addMountStep(plan, `bind mount the rootfs ${rootfs} onto itself`, { source: rootfs, target: rootfs, flags: MS_BIND | MS_REC, tflags: 0 });
   plan.add(Op.SET_ROOT, `open the rootfs ${rootfs}`, str(rootfs));
   if ((spec.linux?.maskedPaths?.length ?? 0) > 0) addNullDevice(plan);
 
@@ -87,15 +88,20 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
   plan.add(Op.SET_ROOT, 'open the new root', str('/'));
   if (!devIsBound) addDevSymlinkSteps(plan);
   // A private /: propagation settings are for the container's own mounts.
-  if (rootProp) plan.add(Op.MOUNT, `make / ${rootProp}`, str(''), str('/'), str(''), u64(PROPAGATION[rootProp]! | MS_REC), str(''), u64(0));
+  if (rootProp) addMountStep(plan, `make / ${rootProp}`, { source: '', target: '/', flags: PROPAGATION[rootProp]! | MS_REC, tflags: 0 });
 }
 
 /** Steps after pivot_root: read-only and masked paths, read-only root. */
 export function addRootfsFinishSteps(plan: Plan, spec: Spec): void {
   for (const p of spec.linux?.readonlyPaths ?? []) {
     const flags = T.IN_ROOT | T.IGNORE_ENOENT;
-    plan.add(Op.MOUNT, `bind ${p} read-only (readonlyPaths)`, str(p), str(p), str(''), u64(MS_BIND | MS_REC), str(''), u64(flags | T.SRC_IN_ROOT));
-    plan.add(Op.REMOUNT, `remount ${p} read-only (readonlyPaths)`, str(p), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(flags | T.KEEP_LOCKED));
+    addMountStep(plan, `bind ${p} read-only (readonlyPaths)`, {
+      source: p,
+      target: p,
+      flags: MS_BIND | MS_REC,
+      tflags: flags | T.SRC_IN_ROOT | T.KEEP_LOCKED,
+      remount: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+    });
   }
   // A missing path is fine (as with runc): there is nothing to hide.
   for (const p of spec.linux?.maskedPaths ?? []) {
@@ -145,6 +151,14 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
   const type = m.type ?? '';
 
   const inRoot = T.IN_ROOT | guard;
+  // Options, recursive attributes and propagation go with the mount step
+  // itself (applied to the new mount's fd): see mount-step.ts.
+  const after = {
+    remount: o.flags & ~(MS_BIND | MS_REC),
+    recSet: o.recAttrSet,
+    recClear: o.recAttrClear,
+    propagation: o.propagation[o.propagation.length - 1] ?? 0,
+  };
   if (type === 'cgroup' || type === 'cgroup2') {
     addCgroupMount(plan, ctx, dest, o.flags, inRoot);
   } else if (o.bind || type === 'bind') {
@@ -163,27 +177,20 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
       const slot = Slot.PASSED + ctx.idmapSources.length;
       if (slot >= Slot.PASSED_END) throw new ConfigError(`config.json: at most ${Slot.PASSED_END - Slot.PASSED} id-mapped mounts are supported`);
       ctx.idmapSources.push({ source: src, recursive: o.recursive || o.ridmap });
-      plan.add(Op.MOVE_MOUNT, `mount the id-mapped ${src} on ${dest}`, u64(slot), str(dest), u64(inRoot | mk));
+      addMoveMountStep(plan, `mount the id-mapped ${src} on ${dest}`, { slot, target: dest, tflags: inRoot | mk | T.KEEP_LOCKED, ...after });
     } else {
-      plan.add(Op.MOUNT, `bind mount ${src} on ${dest}`, str(src), str(dest), str(''), u64(MS_BIND | (o.recursive ? MS_REC : 0)), str(''), u64(inRoot | mk));
+      addMountStep(plan, `bind mount ${src} on ${dest}`, { source: src, target: dest, flags: MS_BIND | (o.recursive ? MS_REC : 0), tflags: inRoot | mk | T.KEEP_LOCKED, ...after });
     }
     explainProcfs(plan, dest);
-    const extra = o.flags & ~(MS_BIND | MS_REC);
-    if (extra) plan.add(Op.REMOUNT, `remount ${dest} with its options`, str(dest), u64(extra), u64(inRoot | T.KEEP_LOCKED));
   } else if (idmapped) {
     throw new ConfigError(`config.json: mount ${dest}: only bind mounts can be id-mapped`);
   } else {
     const source = m.source ?? type;
     const copyup = o.tmpcopyup ? T.COPYUP : 0;
-    plan.add(Op.MOUNT, `mount ${type || 'none'} on ${dest}${copyup ? ' (copying its contents up)' : ''}`, str(source), str(dest), str(type), u64(o.flags), str(data), u64(inRoot | T.MKDIR | copyup | plainDir));
+    const what = `mount ${type || 'none'} on ${dest}${copyup ? ' (copying its contents up)' : ''}`;
+    addMountStep(plan, what, { source, target: dest, fstype: type, flags: o.flags, data, tflags: inRoot | T.MKDIR | copyup | plainDir, ...after, remount: 0 });
     explainProcfs(plan, dest);
     if (plainDir) plan.explain(40 /* ELOOP */, `${dest} must not be a symlink in the rootfs`).explain(20 /* ENOTDIR */, `${dest} must be a directory in the rootfs`);
-  }
-  for (const p of o.propagation) {
-    plan.add(Op.MOUNT, `set propagation of ${dest}`, str(''), str(dest), str(''), u64(p), str(''), u64(inRoot));
-  }
-  if (o.recAttrSet || o.recAttrClear) {
-    plan.add(Op.MOUNT_SETATTR, `set recursive attributes on ${dest}`, str(dest), u64(o.recAttrSet), u64(o.recAttrClear), u64(0), u64(1), u64(inRoot));
   }
 }
 
@@ -201,11 +208,10 @@ function addCgroupMount(plan: Plan, ctx: RootfsContext, dest: string, flags: num
     if (ctx.newCgroupns) {
       const fstype = h.version === 2 ? 'cgroup2' : 'cgroup';
       const data = h.version === 2 ? '' : h.controllers.join(',');
-      plan.add(Op.MOUNT, `mount ${fstype} on ${target}`, str(fstype), str(target), str(fstype), u64(mountFlags), str(data), u64(inRoot | T.MKDIR));
+      addMountStep(plan, `mount ${fstype} on ${target}`, { source: fstype, target, fstype, flags: mountFlags, data, tflags: inRoot | T.MKDIR });
     } else {
       const src = `${h.mountpoint}${ctx.cgroupPath}`;
-      plan.add(Op.MOUNT, `bind mount ${src} on ${target}`, str(src), str(target), str(''), u64(MS_BIND | MS_REC), str(''), u64(inRoot | T.MKDIR));
-      if (mountFlags) plan.add(Op.REMOUNT, `remount ${target} with its options`, str(target), u64(mountFlags), u64(inRoot | T.KEEP_LOCKED));
+      addMountStep(plan, `bind mount ${src} on ${target}`, { source: src, target, flags: MS_BIND | MS_REC, tflags: inRoot | T.MKDIR | T.KEEP_LOCKED, remount: mountFlags });
     }
   };
   const layout = ctx.cgroups;
@@ -213,7 +219,7 @@ function addCgroupMount(plan: Plan, ctx: RootfsContext, dest: string, flags: num
     fsMount(layout.hierarchies[0]!, dest);
     return;
   }
-  plan.add(Op.MOUNT, `mount tmpfs on ${dest}`, str('tmpfs'), str(dest), str('tmpfs'), u64(MS_NOSUID | MS_NODEV | MS_NOEXEC), str('mode=755'), u64(inRoot | T.MKDIR));
+  addMountStep(plan, `mount tmpfs on ${dest}`, { source: 'tmpfs', target: dest, fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: 'mode=755', tflags: inRoot | T.MKDIR });
   for (const h of layout.hierarchies) fsMount(h, `${dest}/${basename(h.mountpoint)}`);
   if (flags & MS_RDONLY) {
     plan.add(Op.REMOUNT, `remount ${dest} read-only`, str(dest), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(inRoot | T.KEEP_LOCKED));

@@ -41,7 +41,6 @@ export const Op = {
   PERSONALITY: 37,
   SET_ROOT: 38,
   MKFIFO: 39,
-  MOUNT_SETATTR: 40,
   SETPGID_FG: 41,
   KEYRING: 42,
   MKDIR: 43,
@@ -65,7 +64,7 @@ export const Op = {
   CHROOT_SLOT: 73,
 } as const;
 
-/** Target flags for MOUNT / REMOUNT / MOUNT_SETATTR. */
+/** Target flags for MOUNT / REMOUNT / MOVE_MOUNT / MASK. */
 export const T = {
   IN_ROOT: 1,
   MKDIR: 2,
