@@ -13,6 +13,8 @@ import { version as pkgVersion } from '../package.json';
 import { JAIL_HELP } from '../src/network/jail-help'; // jail (issue 7)
 
 const SPEC_VERSION = '1.2.0';
+/** The git commit the bundle was built from (scripts/bundle.mjs defines it). */
+declare const TSRUN_COMMIT: string | undefined;
 
 const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'debug', kind: 'bool', usage: 'enable debug logging' },
@@ -47,6 +49,10 @@ interface Command {
   raw?: boolean;
   /** Exact number of positional arguments, or [min, max]. */
   nargs: number | [number, number];
+  /** The exit code when the command fails once its arguments are accepted:
+   * runc's exec exits 255, so that a client tells "the runtime failed" from
+   * "the program exited 1"; every other command exits 1. */
+  failureCode?: number;
   run: (ctx: Ctx, flags: Record<string, unknown>, args: string[], p: ReturnType<typeof parseArgs>) => Promise<number | void>;
 }
 
@@ -65,7 +71,7 @@ const networkFlags: FlagDef[] = [
 async function runtime(ctx: Ctx) {
   const { Runtime } = await import('../src/runtime/runtime');
   mark('runtime module loaded');
-  return new Runtime({ root: ctx.root, systemdCgroup: ctx.systemdCgroup, warn: (m) => ctx.log.log('warning', m) });
+  return new Runtime({ root: ctx.root, systemdCgroup: ctx.systemdCgroup, warn: (m) => ctx.log.log('warning', m), debug: ctx.log.debugEnabled ? (m) => ctx.log.log('debug', m) : undefined });
 }
 
 /** Forwards the signals tsrun receives to the container process, as runc does
@@ -158,6 +164,7 @@ const COMMANDS: Command[] = [
     usage: 'execute new process inside the container',
     argsUsage: '<container-id> <command> [command options]  || -p process.json <container-id>',
     interspersed: false,
+    failureCode: 255,
     flags: [
       consoleSocketFlag,
       { name: 'cwd', kind: 'string', usage: 'current working directory in the container' },
@@ -363,7 +370,7 @@ const COMMANDS: Command[] = [
     nargs: [1, 2],
     run: async (ctx, f, [id, sig]) => {
       const { parseSignal } = await import('../src/runtime/signals');
-      const signal = parseSignal(sig ?? 'SIGTERM');
+      const signal = parseSignal(sig ?? 'SIGTERM', { allowZero: true });
       await (await runtime(ctx)).kill(id!, signal, !!f.all);
     },
   },
@@ -568,6 +575,7 @@ const STARTS_PROCESS = new Set(['create', 'run', 'exec']);
 export async function main(argv: string[]): Promise<number> {
   mark('main');
   let log = new Logger(undefined, 'text', false);
+  let failureCode = 1;
   const early = EarlyInit.fromEnv();
   const inheritedFds = inheritedFdsFromEnv();
   try {
@@ -575,7 +583,7 @@ export async function main(argv: string[]): Promise<number> {
     const g = split.global;
     log = new Logger(getString(g, 'log') || undefined, getString(g, 'log-format') as 'text', getBool(g, 'debug'));
     if (getBool(g, 'version')) {
-      process.stdout.write(`tsrun version ${pkgVersion}\nspec: ${SPEC_VERSION}\n`);
+      process.stdout.write(`tsrun version ${pkgVersion}\ncommit: ${typeof TSRUN_COMMIT === 'string' ? TSRUN_COMMIT : 'unknown'}\nspec: ${SPEC_VERSION}\n`);
       return 0;
     }
     if (!split.command || getBool(g, 'help') || split.command === 'help') {
@@ -615,18 +623,21 @@ export async function main(argv: string[]): Promise<number> {
       checkPreserveFds(getInt(p, 'preserve-fds'), inheritedFds);
     }
     const ctx: Ctx = { root: getString(g, 'root') ? resolve(getString(g, 'root')) : undefined, systemdCgroup: getBool(g, 'systemd-cgroup'), log, early };
+    failureCode = cmd.failureCode ?? 1;
+    log.log('debug', `tsrun ${cmd.name} ${p.positional.join(' ')}`.trim());
     const code = await cmd.run(ctx, p.flags, p.positional, p);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
+    const code = e instanceof UsageError ? 1 : failureCode;
     if (e instanceof TsrunError) {
       log.log('error', e.message);
-      return 1;
+      return code;
     }
     const err = e as NodeJS.ErrnoException;
     // System errors (EACCES on the state root, ...) are one line, like ours.
     if (err?.code && err.syscall) log.log('error', err.message);
     else log.log('error', `internal error: ${err?.stack ?? e}`);
-    return 1;
+    return code;
   } finally {
     early?.release();
   }

@@ -14,7 +14,24 @@ import Module from 'node:module';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
-const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['koffi'], legalComments: 'none', logLevel: 'warning' };
+// `tsrun --version` prints the commit it was built from, as runc does.
+function commit() {
+  try {
+    return execFileSync('git', ['-C', root, 'describe', '--always', '--dirty', '--long'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['koffi'],
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { TSRUN_COMMIT: JSON.stringify(commit()) },
+};
 
 const outfile = join(dist, 'tsrun.js');
 await build({ ...common, entryPoints: [join(root, 'cmd/main.ts')], outfile });

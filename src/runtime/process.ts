@@ -67,6 +67,10 @@ export function capSets(
     return mask & available;
   };
   const sets = { bounding: f('bounding'), effective: f('effective'), permitted: f('permitted'), inheritable: f('inheritable'), ambient: f('ambient') };
+  // The kernel raises an ambient capability only if it is permitted and
+  // inheritable; runc drops the others (`runc spec` lists ambient without
+  // inheritable), so a runc bundle runs unchanged.
+  sets.ambient &= sets.permitted & sets.inheritable;
   if (missing) {
     const names = Object.entries(ALL_CAPABILITIES)
       .filter(([, bit]) => missing & (1n << BigInt(bit)))

@@ -46,6 +46,8 @@ export interface RuntimeOptions {
   root?: string;
   /** Where warnings go (the CLI logs them). */
   warn?: (msg: string) => void;
+  /** Where debug lines go (--debug); none when absent. */
+  debug?: (msg: string) => void;
   /** --systemd-cgroup: the systemd driver is not available in tsrun. */
   systemdCgroup?: boolean;
 }
@@ -86,6 +88,7 @@ export interface ContainerState {
 export class Runtime {
   readonly root: string;
   private readonly warn: (msg: string) => void;
+  private readonly debug: (msg: string) => void;
 
   private readonly me = currentIdentity();
   private layout?: CgroupLayout;
@@ -99,6 +102,7 @@ export class Runtime {
   constructor(private readonly opts: RuntimeOptions = {}) {
     this.root = opts.root ?? defaultRoot();
     this.warn = opts.warn ?? (() => {});
+    this.debug = opts.debug ?? (() => {});
   }
 
   /** Run by an unprivileged user: cgroups only where delegated, maps via newuidmap. */
@@ -131,7 +135,8 @@ export class Runtime {
     return withLock(containerDir(this.root, id), () => {
       const st = readState(this.root, id);
       const status = this.statusOf(st);
-      if (status !== 'running') throw new StateError(`cannot exec in a ${status} container`);
+      // As runc: a created container (its init waiting for start) takes exec too.
+      if (status !== 'running' && status !== 'created') throw new StateError(`cannot exec in a ${status} container`);
       return this.launchExec(st, proc, opts, undefined);
     });
   }
@@ -307,8 +312,11 @@ export class Runtime {
         state.cgroupPath = '';
         ({ plan, idmapSources } = planFor(undefined));
       }
+      // The phrases runc's debug lines have (its bats suite looks for them).
+      this.debug(`nsexec container setup: the native init of ${id} runs a plan of ${plan.steps.length} steps`);
       const launched = await init.run(plan, async (pid) => {
         mark('create: init pid');
+        this.debug(`child process in init(): the container's init is pid ${pid}`);
         state.pid = pid;
         state.pidStartTime = procStat(pid)?.startTime ?? 0;
         writeState(dir, state);
@@ -329,6 +337,7 @@ export class Runtime {
         return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState), fds };
       });
       mark('create: init ready');
+      this.debug('init: closing the pipe to signal completion (the init reported ready)');
       state.phase = 'created';
       writeState(dir, state);
       pidFile?.commit(launched.pid);
@@ -394,7 +403,7 @@ export class Runtime {
         const st = readState(this.root, id);
         const status = this.statusOf(st);
         if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
-        if (status !== 'running' && status !== 'paused') throw new StateError(`cannot exec in a ${status} container`);
+        if (status !== 'running' && status !== 'paused' && status !== 'created') throw new StateError(`cannot exec in a ${status} container`);
         return this.launchExec(st, proc, opts, pair);
       });
       return await this.waitExec(launched, opts, pair);

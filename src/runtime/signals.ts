@@ -11,17 +11,18 @@ const ALIASES = new Set(['SIGIOT', 'SIGPOLL']);
 
 const BY_NAME: Readonly<Record<string, number>> = constants.signals;
 
-function checkNumber(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > SIGRTMAX) throw new UsageError(`invalid signal number ${n}`);
+function checkNumber(n: number, min = 1): number {
+  if (!Number.isInteger(n) || n < min || n > SIGRTMAX) throw new UsageError(`invalid signal number ${n}`);
   return n;
 }
 
 /**
  * Parse a signal given as a number ("9") or a name with or without the SIG prefix, in any case
- * ("KILL", "SIGKILL", "term", "SIGRTMIN+3", "rtmax-2"). Valid numbers are 1..64.
+ * ("KILL", "SIGKILL", "term", "SIGRTMIN+3", "rtmax-2"). Valid numbers are 1..64, and 0 with
+ * allowZero (`kill <id> 0` only checks that the init is there, as with runc).
  */
-export function parseSignal(s: string): number {
-  if (/^[+-]?[0-9]+$/.test(s)) return checkNumber(Number(s));
+export function parseSignal(s: string, opts: { allowZero?: boolean } = {}): number {
+  if (/^[+-]?[0-9]+$/.test(s)) return checkNumber(Number(s), opts.allowZero ? 0 : 1);
 
   let name = s.toUpperCase();
   if (!name.startsWith('SIG')) name = 'SIG' + name;
