@@ -114,6 +114,7 @@ enum op {
 	OP_EXPECT_DEV = 55,
 	OP_UMOUNT = 56,
 	OP_CLONE_MOUNT = 57,
+	OP_FIX_STDIO = 58,
 	/* 70 and up: process and exec steps */
 	OP_PIDFD_OPEN = 70,
 	OP_SETNS_PIDFD = 71,
@@ -858,7 +859,7 @@ static int bind_console(int peer, const char *dir)
  * ptmx_major:ptmx_minor (the container's /dev is the container's); the
  * master goes to the console socket, the peer becomes our terminal and,
  * when console_dir is set, the container's <console_dir>/console. */
-static int do_console(int sock, const char *ptmx_path, unsigned ptmx_major, unsigned ptmx_minor, const char *console_dir)
+static int do_console(int sock, const char *ptmx_path, unsigned ptmx_major, unsigned ptmx_minor, const char *console_dir, const struct winsize *ws)
 {
 	/* No magic links: the container's /dev/ptmx must not lead to one of
 	 * our own fds. */
@@ -871,6 +872,8 @@ static int do_console(int sock, const char *ptmx_path, unsigned ptmx_major, unsi
 		return -ENXIO;
 	int unlock = 0;
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		return -errno;
+	if (ws->ws_row && ws->ws_col && ioctl(master, TIOCSWINSZ, ws) < 0)
 		return -errno;
 	int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
 	if (peer < 0)
@@ -1663,11 +1666,12 @@ int main(int argc, char **argv)
 			const char *ptmx = get_str(&c, NULL);
 			unsigned ptmx_major = (unsigned)get_u64(&c), ptmx_minor = (unsigned)get_u64(&c);
 			const char *console_dir = get_str(&c, NULL);
+			struct winsize ws = {.ws_row = (unsigned short)get_u64(&c), .ws_col = (unsigned short)get_u64(&c)};
 			if (c.bad || slot >= MAX_SLOTS) {
 				c.bad = 1;
 				break;
 			}
-			r = do_console(slots[slot], ptmx, ptmx_major, ptmx_minor, console_dir);
+			r = do_console(slots[slot], ptmx, ptmx_major, ptmx_minor, console_dir, &ws);
 			slots[slot] = -1;
 			break;
 		}
@@ -1807,9 +1811,14 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OP_CHDIR: {
-			/* Never through a magic link (/proc/self/fd/N, CVE-2024-21626). */
+			/* Never through a magic link (/proc/self/fd/N, CVE-2024-21626).
+			 * mode 1: a first try while still privileged, where "permission
+			 * denied" waits for a mode 2 step after the identity change
+			 * (which then runs only if this one was put off). */
+			static int chdir_put_off;
 			const char *path = get_str(&c, NULL);
-			if (c.bad)
+			uint64_t mode = get_u64(&c);
+			if (c.bad || (mode == 2 && !chdir_put_off))
 				break;
 			struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
 			int dfd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
@@ -1817,6 +1826,28 @@ int main(int argc, char **argv)
 				r = -errno;
 			if (dfd >= 0)
 				close(dfd);
+			if (mode == 1 && (r == -EACCES || r == -EPERM)) {
+				chdir_put_off = 1;
+				r = 0;
+			}
+			break;
+		}
+		case OP_FIX_STDIO: {
+			/* stdio becomes the process user's (as runc does, so that a
+			 * non-root process can use its terminal): uid only, and not
+			 * the null device; a file system that refuses is left as is. */
+			uid_t uid = (uid_t)get_u64(&c);
+			if (c.bad)
+				break;
+			for (int fd = 0; fd < 3; fd++) {
+				struct stat st;
+				if (fstat(fd, &st) < 0 || st.st_uid == uid || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+					continue;
+				if (fchown(fd, uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS) {
+					r = -errno;
+					break;
+				}
+			}
 			break;
 		}
 		case OP_PERSONALITY: {

@@ -12,7 +12,7 @@ import type { IdmapSource } from '../rootfs/idmap-mount';
 import { addFinalAffinityStep, addLsmSteps, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
 import { Op, Plan, Slot, str, u64 } from './plan';
 import { addCgroupOpens, type CgroupTargets } from './cgroup-steps';
-import { addChdirStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
+import { addChdirSteps, addStdioOwnerStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
 
 export interface PlanInput {
   spec: Spec;
@@ -153,7 +153,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   }
   // With a mount namespace the terminal is also the container's /dev/console
   // (the spec's MUST), bound before the root may turn read-only.
-  if (hasConsole) addConsoleStep(plan, ns.has('mount') ? '/dev' : '');
+  if (hasConsole) addConsoleStep(plan, ns.has('mount') ? '/dev' : '', proc.consoleSize);
   if (ns.has('mount')) addRootfsFinishSteps(plan, spec);
   if (proc.oomScoreAdj !== undefined) {
     addProcWrite(plan, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj));
@@ -223,8 +223,10 @@ function addProcessSteps(
   if (o.setgroupsAllowed === false && (proc.user.additionalGids?.length ?? 0) > 0) {
     throw new ConfigError('process.user.additionalGids cannot be set: the user namespace denies setgroups (an unprivileged user mapping only its own gid; use newgidmap ranges)');
   }
+  addChdirSteps(plan, proc, 'before identity');
+  addStdioOwnerStep(plan, proc);
   addIdentitySteps(plan, proc, caps, lastCap(), o.setgroupsAllowed ?? true);
-  addChdirStep(plan, proc);
+  addChdirSteps(plan, proc, 'after identity');
   addExecCheckStep(plan, proc);
   plan.add(Op.READY, 'report ready');
   o.afterReady?.(plan);
@@ -259,8 +261,8 @@ export interface ExecPlanInput {
 
 /** A pty from the container's /dev/ptmx, checked to be the ptmx device (5:2):
  * the container controls its /dev, and the master goes to the host. */
-function addConsoleStep(plan: Plan, consoleDir: string): void {
-  plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE), str('/dev/ptmx'), u64(5), u64(2), str(consoleDir));
+function addConsoleStep(plan: Plan, consoleDir: string, size: { height: number; width: number } | undefined): void {
+  plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE), str('/dev/ptmx'), u64(5), u64(2), str(consoleDir), u64(size?.height ?? 0), u64(size?.width ?? 0));
   plan.explain(6 /* ENXIO */, "the container's /dev/ptmx is not the pty multiplexer (5:2)");
   if (consoleDir) plan.explain(17 /* EEXIST */, `${consoleDir}/console exists and is neither a file nor a device`).explain(18 /* EXDEV */, `${consoleDir} resolves to a path inside /proc`);
 }
@@ -310,7 +312,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   if (chroot) plan.add(Op.CHROOT_SLOT, "chroot into the container's root", u64(Slot.ROOT));
   plan.add(Op.WAIT_GO, 'wait for the runtime');
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
-  if (hasConsole) addConsoleStep(plan, '');
+  if (hasConsole) addConsoleStep(plan, '', proc.consoleSize);
   addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds, setgroupsAllowed: input.setgroupsAllowed });
   return plan;
 }

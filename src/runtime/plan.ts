@@ -57,6 +57,7 @@ export const Op = {
   EXPECT_DEV: 55,
   UMOUNT: 56,
   CLONE_MOUNT: 57,
+  FIX_STDIO: 58,
   // 70 and up: process and exec steps
   PIDFD_OPEN: 70,
   SETNS_PIDFD: 71,

@@ -120,8 +120,16 @@ export function addIdentitySteps(plan: Plan, proc: Process, caps: CapSets, lastC
   plan.add(Op.CAPSET, 'set the capability sets', u64(caps.effective), u64(caps.permitted), u64(caps.inheritable), u64(caps.ambient));
 }
 
-export function addChdirStep(plan: Plan, proc: Process): void {
-  plan.add(Op.CHDIR, `change to the working directory ${proc.cwd}`, str(proc.cwd));
+/** The working directory, as runc does it: first while still privileged (a
+ * directory only root can reach works), and where that is refused, again
+ * as the process's user (a volume chowned to it that root cannot enter). */
+export function addChdirSteps(plan: Plan, proc: Process, when: 'before identity' | 'after identity'): void {
+  plan.add(Op.CHDIR, `change to the working directory ${proc.cwd}`, str(proc.cwd), u64(when === 'before identity' ? 1 : 2));
+}
+
+/** stdio handed to a non-root process's user (runc's fixStdioPermissions). */
+export function addStdioOwnerStep(plan: Plan, proc: Process): void {
+  if (proc.user.uid !== 0) plan.add(Op.FIX_STDIO, `give stdio to uid ${proc.user.uid}`, u64(proc.user.uid));
 }
 
 export function addExecCheckStep(plan: Plan, proc: Process): void {
