@@ -710,7 +710,7 @@ static int feed_hook(int wfd, int pidfd, uint64_t deadline)
 
 /* Runs a hook with the state on its stdin, within its timeout (the state
  * included). The wait status goes to *status. */
-static int do_hook(const char *path, char **args, char **env, uint64_t timeout_s, uint32_t *status)
+static int do_hook(const char *path, char **args, char **env, uint64_t timeout_s, int cwd_fd, uint32_t *status)
 {
 	uint64_t deadline = deadline_after(timeout_s);
 	int pfd[2];
@@ -726,7 +726,7 @@ static int do_hook(const char *path, char **args, char **env, uint64_t timeout_s
 	if (pid == 0) {
 		/* stdin, stdout and stderr only: the control socket, the slots
 		 * and whatever else the init holds are not the hook's. */
-		if (dup2(pfd[0], 0) < 0 || syscall(SYS_close_range, 3, ~0u, 0) < 0)
+		if ((cwd_fd >= 0 && fchdir(cwd_fd) < 0) || dup2(pfd[0], 0) < 0 || syscall(SYS_close_range, 3, ~0u, 0) < 0)
 			_exit(127);
 		execve(path, args, env);
 		_exit(127);
@@ -1533,9 +1533,12 @@ int main(int argc, char **argv)
 			char **env = get_strv(&c);
 			uint64_t timeout = get_u64(&c);
 			const char *label = get_str(&c, NULL);
-			if (c.bad)
+			uint64_t cwd_slot = get_u64(&c); /* the hook's working directory, or NO_SLOT */
+			if (c.bad || (cwd_slot != NO_SLOT && (cwd_slot >= MAX_SLOTS || slots[cwd_slot] < 0))) {
+				c.bad = 1;
 				break;
-			r = do_hook(path, args, env, timeout, &aux);
+			}
+			r = do_hook(path, args, env, timeout, cwd_slot == NO_SLOT ? -1 : slots[cwd_slot], &aux);
 			free(args);
 			free(env);
 			if (r < 0 && ctrl_fd < 0)

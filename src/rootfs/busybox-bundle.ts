@@ -39,6 +39,8 @@ export function makeBusyboxBundle(dir: string, opts: { args?: string[]; mutate?:
   writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n');
   writeFileSync(join(rootfs, 'etc/hostname'), 'tsrun\n');
   const spec = defaultSpec();
+  // The demo and the tests show the container its own cgroup tree.
+  spec.linux!.namespaces!.push({ type: 'cgroup' });
   spec.process!.terminal = false;
   spec.process!.args = opts.args ?? ['sh'];
   opts.mutate?.(spec);

@@ -4,7 +4,7 @@
 import { childProcess } from './node-lazy';
 import { errnoName, HookError } from '../errors';
 import type { Hook, HookName, State } from '../oci/types';
-import { Op, type Plan, type Step, str, strv, u64 } from './plan';
+import { NO_SLOT, Op, type Plan, Slot, type Step, str, strv, u64 } from './plan';
 
 function envObject(env: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -84,7 +84,9 @@ export function addHookSteps(plan: Plan, name: HookName, hooks: Hook[] | undefin
     const label = `${name} hook #${i} (${h.path})`;
     // Beyond 2^53 s the number is not exact anyway; the init saturates its deadline.
     const timeout = Math.min(h.timeout ?? 0, Number.MAX_SAFE_INTEGER);
-    plan.add(Op.HOOK, label, str(h.path), strv(h.args ?? [h.path]), strv(h.env ?? []), u64(timeout), str(label));
+    // createContainer hooks run in the rootfs, as with runc.
+    const cwd = name === 'createContainer' ? Slot.ROOT : NO_SLOT;
+    plan.add(Op.HOOK, label, str(h.path), strv(h.args ?? [h.path]), strv(h.env ?? []), u64(timeout), str(label), u64(cwd));
   }
 }
 

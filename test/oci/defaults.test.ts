@@ -24,7 +24,7 @@ describe('defaultSpec', () => {
     expect(s.mounts!.map((m) => m.destination)).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']);
     expect(s.mounts![2]!.options).toContain('gid=5');
     expect(s.mounts![5]).toEqual({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
-    expect(s.linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup']);
+    expect(s.linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
     expect(s.linux!.resources).toEqual({ devices: [{ allow: false, access: 'rwm' }] });
     expect(s.linux!.maskedPaths).toHaveLength(10);
     expect(s.linux!.readonlyPaths).toEqual(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
@@ -42,7 +42,7 @@ describe('defaultSpec', () => {
 
   it('converts for rootless use like runc spec --rootless', () => {
     const s = defaultSpec({ rootless: true, uid: 1000, gid: 1001 });
-    expect(s.linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'cgroup', 'user']);
+    expect(s.linux!.namespaces!.map((n) => n.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'user']);
     expect(s.linux!.uidMappings).toEqual([{ containerID: 0, hostID: 1000, size: 1 }]);
     expect(s.linux!.gidMappings).toEqual([{ containerID: 0, hostID: 1001, size: 1 }]);
     expect(s.linux!.resources).toBeUndefined();
