@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { TsrunError, UsageError } from '../src/errors';
 import { formatHelp, getBool, getInt, getString, parseArgs, splitGlobal, type FlagDef } from './args';
 import { Logger } from './log';
+import { checkCriuArgs, checkpointFlags, criuUnavailable, restoreFlags } from './checkpoint';
 import { mark } from '../src/runtime/trace';
 import { version as pkgVersion } from '../package.json';
 import { JAIL_HELP } from '../src/network/jail-help'; // jail (issue 7)
@@ -536,7 +537,36 @@ const jailCommand: Command = {
 };
 COMMANDS.push(jailCommand);
 
-const NOT_YET = ['checkpoint', 'restore'];
+COMMANDS.push(
+  {
+    name: 'checkpoint',
+    usage: 'checkpoint a running container',
+    argsUsage: '<container-id>',
+    description: 'The checkpoint command saves the state of the container instance.',
+    flags: checkpointFlags,
+    nargs: 1,
+    run: async (ctx, f, [id]) => {
+      checkCriuArgs(f, 'checkpoint');
+      const st = await (await runtime(ctx)).state(id!);
+      if (st.status !== 'running') throw new TsrunError(`cannot checkpoint a ${st.status} container`);
+      criuUnavailable('checkpoint');
+    },
+  },
+  {
+    name: 'restore',
+    usage: 'restore a container from a previous checkpoint',
+    argsUsage: '<container-id>',
+    description: 'Restores the saved state of the container instance that was previously saved using the tsrun checkpoint command.',
+    flags: restoreFlags,
+    nargs: 1,
+    run: async (_ctx, f) => {
+      checkCriuArgs(f, 'restore');
+      criuUnavailable('restore');
+    },
+  },
+);
+
+const NOT_YET: string[] = [];
 
 /** Go-style durations as runc takes them: "5s", "500ms", "1m". */
 function parseDuration(text: string): number {
