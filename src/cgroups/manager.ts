@@ -54,23 +54,20 @@ export class CgroupManager {
     for (const { dir } of this.dirs()) writeFileSync(join(dir, 'cgroup.procs'), `${pid}\n`);
   }
 
-  /** The pids in the container's cgroup (from the first hierarchy that has it). */
+  /** The pids in the container's cgroup and the cgroups below it (from the
+   * first hierarchy that has it), as `runc ps` and `kill --all` see them. */
   pids(): number[] {
     const preferred = [...this.dirs()].sort((a, b) => rank(a.h) - rank(b.h));
     for (const { dir } of preferred) {
-      try {
-        return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
-          .split('\n')
-          .filter(Boolean)
-          .map(Number);
-      } catch {
-        continue;
-      }
+      if (!existsSync(dir)) continue;
+      const out: number[] = [];
+      collectPids(dir, out);
+      return out;
     }
     return [];
   }
 
-  /** Sends a signal to every process in the cgroup. */
+  /** Sends a signal to every process in the cgroup, sub-cgroups included. */
   signalAll(signal: number): void {
     for (const pid of this.pids()) {
       try {
@@ -105,6 +102,18 @@ export class CgroupManager {
   }
 }
 
+function collectPids(dir: string, out: number[], depth = 0): void {
+  try {
+    for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line) out.push(Number(line));
+  } catch {
+    return; // removed meanwhile
+  }
+  if (depth > 32) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) collectPids(join(dir, entry.name), out, depth + 1);
+  }
+}
+
 function rank(h: Hierarchy): number {
   if (h.version === 1 && h.controllers.includes('pids')) return 0;
   if (h.version === 1 && h.controllers.includes('freezer')) return 1;
@@ -112,8 +121,9 @@ function rank(h: Hierarchy): number {
 }
 
 /** rmdir of a cgroup, children first. A cgroup's control files do not
- * count: only child cgroups make rmdir fail with ENOTEMPTY, so the directory
- * is listed only then (listing every controller's files costs ~1 ms). */
+ * count: only child cgroups (EBUSY, like live processes) make rmdir fail,
+ * so the directory is listed only then (listing every controller's files
+ * costs ~1 ms). A cgroup still busy after that throws EBUSY for a retry. */
 function removeTree(dir: string): void {
   try {
     rmdirSync(dir);
@@ -121,7 +131,7 @@ function removeTree(dir: string): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
-    if (code !== 'ENOTEMPTY') throw e;
+    if (code !== 'ENOTEMPTY' && code !== 'EBUSY') throw e;
   }
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) removeTree(join(dir, entry.name));

@@ -305,6 +305,7 @@ export class Runtime {
       });
       writeState(dir, state);
       if (this.setUpCgroup(cg, spec)) {
+        checkPreexistingCgroup(cg, this.warn);
         // Device rules are linux.resources.devices and the defaults only: a
         // node in linux.devices is not allowed by being listed (as runc).
         applyResources(cg, spec.linux?.resources, { warn: this.warn, skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
@@ -657,6 +658,14 @@ const lazy = {
   slirp: () => require('../network/slirp') as typeof import('../network/slirp'),
   /* eslint-enable @typescript-eslint/no-require-imports */
 };
+
+/** A cgroup that already existed: frozen, the init would hang in it (runc
+ * refuses); with processes in it, it is shared with something else (runc warns). */
+function checkPreexistingCgroup(cg: CgroupManager, warn: (msg: string) => void): void {
+  if (isFrozen(cg)) throw new StateError(`container's cgroup unexpectedly frozen (${cg.path}); thaw it or choose another linux.cgroupsPath`);
+  const n = cg.pids().length;
+  if (n > 0) warn(`container's cgroup is not empty: ${n} process(es) found`);
+}
 
 /** Does this container ask for a network (flag or annotation)? */
 /** The native init for a new process: the early one when it fits, else a
