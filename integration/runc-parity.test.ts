@@ -2,7 +2,7 @@
 // yardstick): each checked against tsrun here, and against Debian's runc
 // where it is installed, so a test of our reading cannot drift from runc's.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Sandbox, TSRUN } from './helpers';
@@ -88,5 +88,99 @@ describe.each(runtimes)('%s', (_name, bin) => {
   it('--version has a commit line', () => {
     const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
     expect(r.stdout).toMatch(/^commit: \S+$/m);
+  });
+});
+
+describe.each(runtimes)('%s: process set-up', (_name, bin) => {
+  it('a non-root process can start in a working directory only root can enter', () => {
+    const b = sb.bundle(['sh', '-c', 'pwd; id -u'], (s) => {
+      s.process!.user = { uid: 1000, gid: 1000 };
+      s.process!.cwd = '/root';
+    });
+    chmodSync(join(b, 'rootfs/root'), 0o700);
+    const r = cmd(bin, ['run', '--bundle', b, sb.id()]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/root\n1000\n');
+  });
+
+  it("a non-root process owns its stdio (runc's fixStdioPermissions)", () => {
+    const b = sb.bundle(['sh', '-c', 'stat -L -c %u /proc/self/fd/1'], (s) => {
+      s.process!.user = { uid: 1000, gid: 1000 };
+    });
+    const r = cmd(bin, ['run', '--bundle', b, sb.id()]);
+    expect(r.stdout).toBe('1000\n');
+  });
+
+  it('createContainer hooks run in the rootfs', () => {
+    const out = join(sb.dir, `hook-cwd-${sb.id()}`);
+    const b = sb.bundle(['true'], (s) => {
+      s.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `pwd > ${out}`] }] };
+    });
+    expect(cmd(bin, ['run', '--bundle', b, sb.id()]).code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(`${join(b, 'rootfs')}\n`);
+  });
+});
+
+describe.each(runtimes)('%s: cgroups', (_name, bin) => {
+  it('create in a pre-existing frozen cgroup fails at once', () => {
+    const path = `/tsrun-parity-frozen-${process.pid}-${_name}`;
+    const freezer = `/sys/fs/cgroup/freezer${path}`;
+    mkdirSync(freezer);
+    writeFileSync(join(freezer, 'freezer.state'), 'FROZEN');
+    try {
+      const b = sb.bundle(['true'], (s) => (s.linux!.cgroupsPath = path));
+      const r = spawnSync(bin, ['--root', join(sb.dir, `root-${bin.split('/').pop()}`), 'run', '-d', '--bundle', b, sb.id()], { encoding: 'utf8', timeout: 15000, stdio: ['ignore', 'ignore', 'pipe'] });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/unexpectedly frozen/);
+    } finally {
+      if (existsSync(freezer)) {
+        writeFileSync(join(freezer, 'freezer.state'), 'THAWED');
+        rmdirSync(freezer);
+      }
+      for (const h of ['pids', 'memory', 'cpu', 'cpuset', 'blkio', 'devices', 'systemd', 'unified']) rmSync(`/sys/fs/cgroup/${h}${path}`, { recursive: false, force: true });
+    }
+  });
+
+  it('delete --force removes a container whose processes made sub-cgroups', () => {
+    const id = sb.id();
+    const b = sb.bundle(['sh', '-c', 'mkdir /sys/fs/cgroup/pids/sub && echo $$ > /sys/fs/cgroup/pids/sub/cgroup.procs && sleep 100'], (s) => {
+      s.linux!.namespaces!.push({ type: 'cgroup' });
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n, i, all) => all.findIndex((m) => m.type === n.type) === i);
+      s.mounts = s.mounts!.map((m) => (m.destination === '/sys/fs/cgroup' ? { ...m, options: (m.options ?? []).filter((o) => o !== 'ro') } : m));
+      s.linux!.cgroupsPath = `/tsrun-parity/${id}`;
+    });
+    detached(bin, b, id);
+    for (let i = 0; i < 50 && !existsSync(`/sys/fs/cgroup/pids/tsrun-parity/${id}/sub`); i++) spawnSync('sleep', ['0.05']);
+    expect(existsSync(`/sys/fs/cgroup/pids/tsrun-parity/${id}/sub`)).toBe(true);
+    const r = cmd(bin, ['delete', '--force', id]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(existsSync(`/sys/fs/cgroup/pids/tsrun-parity/${id}`)).toBe(false);
+  });
+});
+
+describe.each(runtimes)('%s: checkpoint arguments (checked before CRIU is needed)', (_name, bin) => {
+  it('checkpoint -h works; a bad --parent-path is named', () => {
+    const help = spawnSync(bin, ['checkpoint', '-h'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout.split('\n')[1]).toMatch(/(runc|tsrun) checkpoint/);
+    const id = sb.id();
+    detached(bin, sb.bundle(['sleep', '100']), id);
+    for (const parent of [join(sb.dir, 'parent-dir'), './parent-dir']) {
+      const r = cmd(bin, ['checkpoint', '--parent-path', parent, '--work-path', join(sb.dir, 'work'), '--image-path', join(sb.dir, 'image'), id]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('--parent-path');
+    }
+    expect(cmd(bin, ['delete', '--force', id]).code).toBe(0);
+  });
+});
+
+describe.each(runtimes)('%s spec', (_name, bin) => {
+  it('writes runc\'s namespaces, so that a bundle may add a cgroup namespace', () => {
+    const dir = join(sb.dir, `spec-${sb.id()}`);
+    mkdirSync(dir);
+    expect(spawnSync(bin, ['spec', '--bundle', dir]).status).toBe(0);
+    const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(spec.linux.namespaces.map((n: { type: string }) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
   });
 });
