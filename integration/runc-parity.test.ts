@@ -184,3 +184,18 @@ describe.each(runtimes)('%s spec', (_name, bin) => {
     expect(spec.linux.namespaces.map((n: { type: string }) => n.type)).toEqual(['pid', 'network', 'ipc', 'uts', 'mount']);
   });
 });
+
+describe.each(runtimes)('%s: read-only mounts', (_name, bin) => {
+  it('a read-only tmpfs and a read-only /dev (devpts and devices still go inside)', () => {
+    const b = sb.bundle(['sh', '-c', 'grep -E "^tmpfs /(dev|mnt) " /proc/mounts; ls /dev/null /dev/pts/ptmx'], (s) => {
+      s.mounts = s.mounts!.map((m) => (m.destination === '/dev' ? { ...m, options: [...(m.options ?? []), 'ro'] } : m));
+      s.mounts!.push({ source: 'tmpfs', destination: '/mnt', type: 'tmpfs', options: ['ro', 'nodev', 'nosuid', 'mode=755'] });
+    });
+    const r = cmd(bin, ['run', '--bundle', b, sb.id()]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^tmpfs \/dev tmpfs ro,/m);
+    expect(r.stdout).toMatch(/^tmpfs \/mnt tmpfs ro,/m);
+    expect(r.stdout).toContain('/dev/pts/ptmx');
+  });
+});

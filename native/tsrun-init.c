@@ -115,6 +115,7 @@ enum op {
 	OP_UMOUNT = 56,
 	OP_CLONE_MOUNT = 57,
 	OP_FIX_STDIO = 58,
+	OP_REMOUNT_SLOT = 59,
 	/* 70 and up: process and exec steps */
 	OP_PIDFD_OPEN = 70,
 	OP_SETNS_PIDFD = 71,
@@ -144,12 +145,14 @@ struct msg {
 	uint32_t val;
 };
 
-#define MAX_SLOTS 32
+#define MAX_SLOTS 48
 #define ROOT_SLOT 0
 #define LISTENER_SLOT 3 /* the seccomp notify fd, when the filter returns one */
 #define PASSED_SLOT 8   /* fds the runtime passes with GO (id-mapped mounts) start here */
 #define PASSED_END 16
 #define CGROUP_SLOT 16  /* cgroup files and directories opened on the host side */
+#define CGROUP_END 32
+#define KEPT_SLOT 32    /* mounts kept for a later step (read-only at the end) */
 #define NO_SLOT 0xffffffffu
 
 static int ctrl_fd = -1;
@@ -1019,6 +1022,7 @@ struct mount_opts {
 	unsigned long remount; /* MS_* flags of a bind's remount (0: none) */
 	uint64_t rec_set, rec_clr; /* MOUNT_ATTR_* set/cleared recursively */
 	unsigned long propagation; /* MS_SHARED/... (| MS_REC), after attaching */
+	uint64_t keep_slot; /* the attached mount's fd is kept there (NO_SLOT: not) */
 };
 
 static void get_mount_opts(struct cursor *c, struct mount_opts *o)
@@ -1027,6 +1031,9 @@ static void get_mount_opts(struct cursor *c, struct mount_opts *o)
 	o->rec_set = get_u64(c);
 	o->rec_clr = get_u64(c);
 	o->propagation = (unsigned long)get_u64(c);
+	o->keep_slot = get_u64(c);
+	if (o->keep_slot != NO_SLOT && (o->keep_slot < KEPT_SLOT || o->keep_slot >= MAX_SLOTS))
+		c->bad = 1;
 }
 
 /* Attributes on the detached mount, then onto the target, then propagation
@@ -1042,6 +1049,12 @@ static int attach_with(int mnt, int target, const struct mount_opts *o, unsigned
 		r = mfd_attach(mnt, target);
 	if (r == 0 && o->propagation)
 		r = mfd_propagation(mnt, o->propagation, (o->propagation & MS_REC) != 0);
+	if (r == 0 && o->keep_slot != NO_SLOT) {
+		int kept = fcntl(mnt, F_DUPFD_CLOEXEC, 3);
+		if (kept < 0)
+			return -errno;
+		slots[o->keep_slot] = kept;
+	}
 	return r;
 }
 
@@ -1134,7 +1147,7 @@ static pid_t do_clone(uint64_t flags, int cgroup_fd)
 
 static void close_cgroup_slots(void)
 {
-	for (int i = CGROUP_SLOT; i < MAX_SLOTS; i++)
+	for (int i = CGROUP_SLOT; i < CGROUP_END; i++)
 		if (slots[i] >= 0) {
 			close(slots[i]);
 			slots[i] = -1;
@@ -1833,6 +1846,21 @@ int main(int argc, char **argv)
 				chdir_put_off = 1;
 				r = 0;
 			}
+			break;
+		}
+		case OP_REMOUNT_SLOT: {
+			/* A mount kept by an earlier step gets its final flags (a
+			 * read-only /dev or tmpfs, once what goes inside is there). */
+			uint64_t slot = get_u64(&c);
+			unsigned long flags = (unsigned long)get_u64(&c);
+			unsigned tflags = (unsigned)get_u64(&c);
+			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+				c.bad = 1;
+				break;
+			}
+			r = mfd_remount(slots[slot], flags, (tflags & T_KEEP_LOCKED) != 0);
+			close(slots[slot]);
+			slots[slot] = -1;
 			break;
 		}
 		case OP_FIX_STDIO: {

@@ -1,5 +1,5 @@
 // The MOUNT and MOVE_MOUNT steps, typed: one place that knows their fields.
-import { Op, type Plan, str, u64 } from '../runtime/plan';
+import { NO_SLOT, Op, type Plan, str, u64 } from '../runtime/plan';
 
 /** What a mount step does to its new mount besides making it. The native
  * init applies these to the new mount's own fd, never by looking the
@@ -13,6 +13,8 @@ export interface MountOptions {
   recClear?: number;
   /** One MS_SHARED/MS_PRIVATE/MS_SLAVE/MS_UNBINDABLE, with MS_REC for the r* forms. */
   propagation?: number;
+  /** A slot (Slot.KEPT...) that keeps the new mount's fd for a later REMOUNT_SLOT. */
+  keepSlot?: number;
 }
 
 export interface MountStep extends MountOptions {
@@ -28,7 +30,7 @@ export interface MountStep extends MountOptions {
 }
 
 function optionFields(o: MountOptions) {
-  return [u64(o.remount ?? 0), u64(o.recSet ?? 0), u64(o.recClear ?? 0), u64(o.propagation ?? 0)];
+  return [u64(o.remount ?? 0), u64(o.recSet ?? 0), u64(o.recClear ?? 0), u64(o.propagation ?? 0), u64(o.keepSlot ?? NO_SLOT)];
 }
 
 export function addMountStep(plan: Plan, what: string, m: MountStep): Plan {

@@ -12,14 +12,18 @@ import { checkIdmapMount, type IdmapSource } from './idmap-mount';
 import type { CgroupLayout } from '../cgroups/hierarchy';
 import {
   MS_BIND,
+  MS_NOATIME,
   MS_NODEV,
+  MS_NODIRATIME,
   MS_NOEXEC,
   MS_NOSUID,
   MS_PRIVATE,
   MS_RDONLY,
   MS_REC,
+  MS_RELATIME,
   MS_SHARED,
   MS_SLAVE,
+  MS_STRICTATIME,
   MS_UNBINDABLE,
   parseMountOptions,
 } from './options';
@@ -38,6 +42,17 @@ export interface RootfsContext {
   newCgroupns: boolean;
   /** Filled in: sources the runtime must pass as id-mapped mount fds, in slot order. */
   idmapSources: IdmapSource[];
+  /** Filled in: mounts made read-write for now and read-only at the end. */
+  readonlyLater: ReadonlyLater[];
+}
+
+/** A read-only tmpfs or /dev is mounted read-write and turned read-only
+ * after what goes inside it (devices, /dev/pts, sub-mounts) is there, as
+ * runc does; its fd is kept in a slot meanwhile, never looked up again. */
+export interface ReadonlyLater {
+  slot: number;
+  dest: string;
+  flags: number;
 }
 
 const PROPAGATION: Record<string, number> = {
@@ -91,8 +106,12 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
   if (rootProp) addMountStep(plan, `make / ${rootProp}`, { source: '', target: '/', flags: PROPAGATION[rootProp]! | MS_REC, tflags: 0 });
 }
 
-/** Steps after pivot_root: read-only and masked paths, read-only root. */
-export function addRootfsFinishSteps(plan: Plan, spec: Spec): void {
+/** Steps after pivot_root: read-only mounts made writable for a while,
+ * read-only and masked paths, read-only root. */
+export function addRootfsFinishSteps(plan: Plan, spec: Spec, readonlyLater: ReadonlyLater[]): void {
+  for (const r of readonlyLater) {
+    plan.add(Op.REMOUNT_SLOT, `remount ${r.dest} read-only`, u64(r.slot), u64(r.flags), u64(T.KEEP_LOCKED));
+  }
   for (const p of spec.linux?.readonlyPaths ?? []) {
     const flags = T.IN_ROOT | T.IGNORE_ENOENT;
     addMountStep(plan, `bind ${p} read-only (readonlyPaths)`, {
@@ -188,10 +207,19 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
     const source = m.source ?? type;
     const copyup = o.tmpcopyup ? T.COPYUP : 0;
     const what = `mount ${type || 'none'} on ${dest}${copyup ? ' (copying its contents up)' : ''}`;
-    addMountStep(plan, what, { source, target: dest, fstype: type, flags: o.flags, data, tflags: inRoot | T.MKDIR | copyup | plainDir, ...after, remount: 0 });
+    const later = (type === 'tmpfs' || dest === '/dev') && o.flags & MS_RDONLY ? keepForReadonly(ctx, dest, o.flags) : undefined;
+    const flags = later ? o.flags & ~MS_RDONLY : o.flags;
+    addMountStep(plan, what, { source, target: dest, fstype: type, flags, data, tflags: inRoot | T.MKDIR | copyup | plainDir, ...after, remount: 0, keepSlot: later });
     explainProcfs(plan, dest);
     if (plainDir) plan.explain(40 /* ELOOP */, `${dest} must not be a symlink in the rootfs`).explain(20 /* ENOTDIR */, `${dest} must be a directory in the rootfs`);
   }
+}
+
+function keepForReadonly(ctx: RootfsContext, dest: string, flags: number): number {
+  const slot = Slot.KEPT + ctx.readonlyLater.length;
+  if (slot >= Slot.KEPT_END) throw new ConfigError(`config.json: at most ${Slot.KEPT_END - Slot.KEPT} read-only tmpfs or /dev mounts are supported`);
+  ctx.readonlyLater.push({ slot, dest, flags: flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME) });
+  return slot;
 }
 
 function explainProcfs(plan: Plan, dest: string): void {

@@ -6,7 +6,7 @@ import { ConfigError } from '../errors';
 import type { Process, Spec } from '../oci/types';
 import type { CgroupLayout } from '../cgroups/hierarchy';
 import { CLONE, JOIN_ORDER, NS_FLAG, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
-import { addRootfsFinishSteps, addRootfsSteps } from '../rootfs/mounts';
+import { addRootfsFinishSteps, addRootfsSteps, type ReadonlyLater } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
 import { addFinalAffinityStep, addLsmSteps, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
@@ -119,6 +119,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
 
   const idmapSources: IdmapSource[] = [];
+  const readonlyLater: ReadonlyLater[] = [];
   const beforePivot = (p: Plan) => {
     p.add(Op.MKDIR, `create the working directory ${proc.cwd}`, str(proc.cwd));
     addHookSteps(p, 'createContainer', spec.hooks?.createContainer);
@@ -142,6 +143,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
       cgroupPath: input.cgroupPath,
       newCgroupns: ns.newCgroupns,
       idmapSources,
+      readonlyLater,
     },
     beforePivot,
   );
@@ -154,7 +156,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   // With a mount namespace the terminal is also the container's /dev/console
   // (the spec's MUST), bound before the root may turn read-only.
   if (hasConsole) addConsoleStep(plan, ns.has('mount') ? '/dev' : '', proc.consoleSize);
-  if (ns.has('mount')) addRootfsFinishSteps(plan, spec);
+  if (ns.has('mount')) addRootfsFinishSteps(plan, spec, readonlyLater);
   if (proc.oomScoreAdj !== undefined) {
     addProcWrite(plan, `set oom_score_adj to ${proc.oomScoreAdj}`, '/proc/self/oom_score_adj', String(proc.oomScoreAdj));
   }

@@ -7,7 +7,7 @@
 //   v2: clone3(CLONE_INTO_CGROUP) starts the child in the directory.
 import { join } from 'node:path';
 import { TsrunError } from '../errors';
-import { NO_SLOT, Op, type Plan, Slot, MAX_SLOTS, str, u64 } from './plan';
+import { NO_SLOT, Op, type Plan, Slot, str, u64 } from './plan';
 
 export interface CgroupTargets {
   /** v1 hierarchies' directories of the container's cgroup. */
@@ -28,7 +28,7 @@ export function addCgroupOpens(plan: Plan, targets: CgroupTargets | undefined, c
   let cloneSlot = NO_SLOT;
   let next = Slot.CGROUP;
   const take = (): number => {
-    if (next >= MAX_SLOTS) throw new TsrunError(`too many cgroup hierarchies on this host (at most ${MAX_SLOTS - Slot.CGROUP})`);
+    if (next >= Slot.KEPT) throw new TsrunError(`too many cgroup hierarchies on this host (at most ${Slot.KEPT - Slot.CGROUP})`);
     return next++;
   };
   for (const dir of targets?.v1 ?? []) {

@@ -57,7 +57,7 @@ describe('buildInitPlan', () => {
   });
 
   it('creates the namespaces of the default spec with clone3, the cgroup namespace after the runtime placed us', () => {
-    const { plan } = buildInitPlan(input());
+    const { plan } = buildInitPlan(input((s) => s.linux!.namespaces!.push({ type: 'cgroup' })));
     const clone = plan.steps.find((s) => s.op === Op.CLONE)!;
     const flags = Number((clone.fields[0] as { u64: number }).u64);
     expect(flags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
@@ -227,7 +227,7 @@ describe('buildExecPlan', () => {
   };
 
   it('reaches the init through a pidfd checked against its start time, never by a /proc/<pid>/ns path', () => {
-    const plan = buildExecPlan(execInput());
+    const plan = buildExecPlan(execInput((s) => s.linux!.namespaces!.push({ type: 'cgroup' })));
     const steps = plan.steps;
     expect(steps[0]).toMatchObject({ op: Op.PIDFD_OPEN, fields: [u64(4242), u64(987654), u64(Slot.INIT)] });
     expect(steps.some((s) => s.op === Op.SETNS || s.fields.some((f) => 'str' in f && f.str.includes('/ns/')))).toBe(false);
