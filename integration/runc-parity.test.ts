@@ -199,3 +199,32 @@ describe.each(runtimes)('%s: read-only mounts', (_name, bin) => {
     expect(r.stdout).toContain('/dev/pts/ptmx');
   });
 });
+
+const noNetCls = !readFileSync('/proc/self/mountinfo', 'utf8').includes('net_cls');
+
+describe.each(runtimes)('%s: a setting the host cannot apply', (name, bin) => {
+  it.skipIf(!noNetCls)('is refused (linux.resources.network.classID without net_cls), leaving nothing behind', () => {
+    const id = sb.id();
+    const b = sb.bundle(['true'], (s) => (s.linux!.resources = { ...s.linux!.resources, network: { classID: 0x100001 } }));
+    const r = cmd(bin, ['run', '--bundle', b, id]);
+    expect(r.code).not.toBe(0);
+    if (name === 'tsrun') {
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/network\.classID cannot be applied: no cgroup controller "net_cls"/);
+    }
+    expect(cmd(bin, ['state', id]).code).not.toBe(0);
+  });
+});
+
+describe('tsrun: the opt-in to run without what the host lacks', () => {
+  it.skipIf(!noNetCls)('with io.github.tsrun.ignore-unsupported=true the container runs, with one warning', () => {
+    const b = sb.bundle(['echo', 'ran'], (s) => {
+      s.linux!.resources = { ...s.linux!.resources, network: { classID: 0x100001 } };
+      s.annotations = { 'io.github.tsrun.ignore-unsupported': 'true' };
+    });
+    const r = cmd(TSRUN, ['run', '--bundle', b, sb.id()]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('ran\n');
+    expect(r.stderr).toMatch(/^tsrun: warning: linux\.resources\.network\.classID ignored/);
+  });
+});

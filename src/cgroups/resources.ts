@@ -3,6 +3,7 @@
 // controllers.ts); values are validated first, then written one file at a time
 // with errors that name the file and the value.
 import { ConfigError } from '../errors';
+import { LENIENT_ANNOTATION } from '../oci/annotations';
 import type {
   LinuxBlockIO,
   LinuxCPU,
@@ -30,8 +31,11 @@ import type { CgroupManager } from './manager';
 import { validateResources } from './validate';
 
 export interface ApplyOptions {
-  /** Receives one line per ignored or unsupported setting. */
+  /** Receives one line per setting the host cannot apply when `lenient`, and other warnings. */
   warn: (m: string) => void;
+  /** A setting the host cannot apply is warned about and skipped instead of
+   * failing the operation (the opt-in LENIENT_ANNOTATION). */
+  lenient?: boolean;
   /** `runc update`: leave device rules alone (like runc), honour
    * memory.checkBeforeUpdate, and fill a missing half of cpu.max from the current value. */
   update?: boolean;
@@ -45,6 +49,7 @@ export interface ApplyOptions {
 interface Ctx {
   mgr: CgroupManager;
   warn: (m: string) => void;
+  lenient: boolean;
   update: boolean;
   /** v2 controllers already enabled during this call. */
   enabled: Set<string>;
@@ -133,7 +138,7 @@ export function deviceWrites(
 export function applyResources(mgr: CgroupManager, res: LinuxResources | undefined, opts: ApplyOptions): void {
   validateResources(res);
   const r: LinuxResources = res ?? {};
-  const ctx: Ctx = { mgr, warn: opts.warn, update: opts.update ?? false, enabled: new Set() };
+  const ctx: Ctx = { mgr, warn: opts.warn, lenient: opts.lenient ?? false, update: opts.update ?? false, enabled: new Set() };
 
   if (r.cpu && (nonEmpty(r.cpu.cpus) || nonEmpty(r.cpu.mems))) {
     const t = target(ctx, 'cpuset', 'cpu.cpus/mems');
@@ -169,6 +174,15 @@ function nonEmpty(s: string | undefined): s is string {
   return s !== undefined && s !== '';
 }
 
+/** A setting this host cannot apply: refused, unless the config opted in. */
+function unapplied(ctx: Ctx, setting: string, why: string): void {
+  if (ctx.lenient) {
+    ctx.warn(`${setting} ignored: ${why}`);
+    return;
+  }
+  throw new ConfigError(`${setting} cannot be applied: ${why} (annotation ${LENIENT_ANNOTATION}=true runs the container without it)`);
+}
+
 /** 0 means "unset" for most OCI numbers (as in runc). */
 function nz(n: number | undefined): number | undefined {
   return n === undefined || n === 0 ? undefined : n;
@@ -177,7 +191,7 @@ function nz(n: number | undefined): number | undefined {
 function target(ctx: Ctx, c: Controller, what: string): ControllerTarget | undefined {
   const t = findController(ctx.mgr, c);
   if (!t) {
-    ctx.warn(`linux.resources.${what} ignored: no cgroup controller "${c}" on this host`);
+    unapplied(ctx, `linux.resources.${what}`, `no cgroup controller "${c}" on this host`);
     return undefined;
   }
   if (t.version === 2) ensureV2(ctx, t, v2ControllerName(c)!);
@@ -228,7 +242,8 @@ const MEMSW = 'memory.memsw.limit_in_bytes';
 
 function applyMemory(ctx: Ctx, m: LinuxMemory): void {
   if (m.kernel !== undefined || m.kernelTCP !== undefined) {
-    ctx.warn('linux.resources.memory.kernel/kernelTCP ignored: kernel memory limits are not supported by this kernel');
+    // As runc 1.1: kernel memory limits are deprecated in the spec.
+    ctx.warn('Kernel memory settings are ignored and will be removed');
   }
   const set =
     nz(m.limit) !== undefined ||
@@ -269,7 +284,7 @@ function applyMemoryV1(ctx: Ctx, dir: string, m: LinuxMemory): void {
   // Unlimited memory with no word on swap means unlimited memory+swap too.
   if (limit === -1 && swap === undefined && hasMemsw) swap = -1;
   if (swap !== undefined && !hasMemsw) {
-    if (swap !== -1) ctx.warn(`linux.resources.memory.swap ignored: swap accounting is not enabled on this host (no ${MEMSW})`);
+    if (swap !== -1) unapplied(ctx, `linux.resources.memory.swap`, `swap accounting is not enabled on this host (no ${MEMSW})`);
     swap = undefined;
   }
   const setMem = (v: number) => writeValue(dir, 'memory.limit_in_bytes', String(v), memLimitBusy(dir, 'memory.limit_in_bytes'));
@@ -300,8 +315,8 @@ function v2Num(n: number): string {
 function applyMemoryV2(ctx: Ctx, dir: string, m: LinuxMemory): void {
   const limit = nz(m.limit);
   const swap = nz(m.swap);
-  if (m.swappiness !== undefined && m.swappiness !== -1) ctx.warn('linux.resources.memory.swappiness ignored: not supported by cgroup v2');
-  if (m.disableOOMKiller === true) ctx.warn('linux.resources.memory.disableOOMKiller ignored: not supported by cgroup v2');
+  if (m.swappiness !== undefined && m.swappiness !== -1) unapplied(ctx, 'linux.resources.memory.swappiness', 'not supported by cgroup v2');
+  if (m.disableOOMKiller === true) unapplied(ctx, 'linux.resources.memory.disableOOMKiller', 'not supported by cgroup v2');
 
   if (ctx.update && m.checkBeforeUpdate && limit !== undefined && limit > 0) {
     const cur = readU64(dir, 'memory.current');
@@ -322,7 +337,7 @@ function applyMemoryV2(ctx: Ctx, dir: string, m: LinuxMemory): void {
     if (str !== '') {
       if (fileExists(dir, 'memory.swap.max')) writeValue(dir, 'memory.swap.max', str);
       else if (str !== 'max' && str !== '0') {
-        ctx.warn('linux.resources.memory.swap ignored: swap accounting is not enabled on this host (no memory.swap.max)');
+        unapplied(ctx, 'linux.resources.memory.swap', 'swap accounting is not enabled on this host (no memory.swap.max)');
       }
     }
   }
@@ -374,7 +389,7 @@ function applyCpuV1(ctx: Ctx, dir: string, c: LinuxCPU): void {
   const retryPeriod = period !== undefined && tryDeferred(dir, 'cpu.cfs_period_us', String(period), quota !== undefined);
   let retryBurst = false;
   if (c.burst !== undefined) {
-    if (!fileExists(dir, 'cpu.cfs_burst_us')) ctx.warn('linux.resources.cpu.burst ignored: cpu.cfs_burst_us is not available');
+    if (!fileExists(dir, 'cpu.cfs_burst_us')) unapplied(ctx, 'linux.resources.cpu.burst', 'cpu.cfs_burst_us is not available');
     else retryBurst = tryDeferred(dir, 'cpu.cfs_burst_us', String(c.burst), quota !== undefined);
   }
   if (quota !== undefined) {
@@ -384,13 +399,13 @@ function applyCpuV1(ctx: Ctx, dir: string, c: LinuxCPU): void {
   }
   if (c.idle !== undefined) {
     if (fileExists(dir, 'cpu.idle')) writeValue(dir, 'cpu.idle', String(c.idle));
-    else ctx.warn('linux.resources.cpu.idle ignored: cpu.idle is not available');
+    else unapplied(ctx, 'linux.resources.cpu.idle', 'cpu.idle is not available');
   }
   const rtPeriod = nz(c.realtimePeriod);
   const rtRuntime = nz(c.realtimeRuntime);
   if (rtPeriod !== undefined || rtRuntime !== undefined) {
     if (!fileExists(dir, 'cpu.rt_period_us')) {
-      ctx.warn('linux.resources.cpu.realtimePeriod/realtimeRuntime ignored: realtime group scheduling is not available');
+      unapplied(ctx, 'linux.resources.cpu.realtimePeriod/realtimeRuntime', 'realtime group scheduling is not available');
       return;
     }
     const retry = rtPeriod !== undefined && tryDeferred(dir, 'cpu.rt_period_us', String(rtPeriod), rtRuntime !== undefined);
@@ -418,7 +433,7 @@ function applyCpuV2(ctx: Ctx, dir: string, c: LinuxCPU): void {
     if (retryBurst) writeValue(dir, 'cpu.max.burst', String(c.burst));
   }
   if (nz(c.realtimePeriod) !== undefined || nz(c.realtimeRuntime) !== undefined) {
-    ctx.warn('linux.resources.cpu.realtimePeriod/realtimeRuntime ignored: not supported by cgroup v2');
+    unapplied(ctx, 'linux.resources.cpu.realtimePeriod/realtimeRuntime', 'not supported by cgroup v2');
   }
 }
 
@@ -449,22 +464,22 @@ function applyBlkioV1(ctx: Ctx, dir: string, b: LinuxBlockIO): void {
   const weight = nz(b.weight);
   if (weight !== undefined) {
     if (weightFile) writeValue(dir, weightFile, String(weight));
-    else ctx.warn('linux.resources.blockIO.weight ignored: no blkio.weight or blkio.bfq.weight (no proportional I/O scheduler)');
+    else unapplied(ctx, 'linux.resources.blockIO.weight', 'no blkio.weight or blkio.bfq.weight (no proportional I/O scheduler)');
   }
   const leaf = nz(b.leafWeight);
   if (leaf !== undefined) {
     if (fileExists(dir, 'blkio.leaf_weight')) writeValue(dir, 'blkio.leaf_weight', String(leaf));
-    else ctx.warn('linux.resources.blockIO.leafWeight ignored: blkio.leaf_weight is not available');
+    else unapplied(ctx, 'linux.resources.blockIO.leafWeight', 'blkio.leaf_weight is not available');
   }
   for (const wd of b.weightDevice ?? []) {
     const dev = `${wd.major}:${wd.minor}`;
     if (nz(wd.weight) !== undefined) {
       if (weightDeviceFile && fileExists(dir, weightDeviceFile)) writeValue(dir, weightDeviceFile, `${dev} ${wd.weight}`);
-      else ctx.warn(`linux.resources.blockIO.weightDevice (${dev}) weight ignored: no per-device weight file`);
+      else unapplied(ctx, `linux.resources.blockIO.weightDevice (${dev}) weight`, `no per-device weight file`);
     }
     if (nz(wd.leafWeight) !== undefined) {
       if (fileExists(dir, 'blkio.leaf_weight_device')) writeValue(dir, 'blkio.leaf_weight_device', `${dev} ${wd.leafWeight}`);
-      else ctx.warn(`linux.resources.blockIO.weightDevice (${dev}) leafWeight ignored: blkio.leaf_weight_device is not available`);
+      else unapplied(ctx, `linux.resources.blockIO.weightDevice (${dev}) leafWeight`, `blkio.leaf_weight_device is not available`);
     }
   }
   for (const t of THROTTLES) {
@@ -501,14 +516,14 @@ function applyIoV2(ctx: Ctx, dir: string, b: LinuxBlockIO): void {
     if (bfq) writeValue(dir, 'io.bfq.weight', String(weight));
     else writeValue(dir, 'io.weight', String(blkioWeightToIOWeight(weight)));
   }
-  if (nz(b.leafWeight) !== undefined) ctx.warn('linux.resources.blockIO.leafWeight ignored: not supported by cgroup v2');
+  if (nz(b.leafWeight) !== undefined) unapplied(ctx, 'linux.resources.blockIO.leafWeight', 'not supported by cgroup v2');
   for (const wd of b.weightDevice ?? []) {
     const dev = `${wd.major}:${wd.minor}`;
     if (nz(wd.weight) !== undefined) {
       if (bfq) writeValue(dir, 'io.bfq.weight', `${dev} ${wd.weight}`);
       else writeValue(dir, 'io.weight', `${dev} ${blkioWeightToIOWeight(wd.weight!)}`);
     }
-    if (nz(wd.leafWeight) !== undefined) ctx.warn(`linux.resources.blockIO.weightDevice (${dev}) leafWeight ignored: not supported by cgroup v2`);
+    if (nz(wd.leafWeight) !== undefined) unapplied(ctx, `linux.resources.blockIO.weightDevice (${dev}) leafWeight`, `not supported by cgroup v2`);
   }
   for (const line of ioMaxLines(b)) writeValue(dir, 'io.max', line);
 }
@@ -534,12 +549,12 @@ function applyNetwork(ctx: Ctx, n: LinuxNetwork): void {
   if (n.classID !== undefined) {
     const t = findController(ctx.mgr, 'net_cls');
     if (t) writeValue(t.dir, 'net_cls.classid', String(n.classID));
-    else ctx.warn('linux.resources.network.classID ignored: no cgroup controller "net_cls" on this host');
+    else unapplied(ctx, 'linux.resources.network.classID', 'no cgroup controller "net_cls" on this host');
   }
   if (n.priorities && n.priorities.length > 0) {
     const t = findController(ctx.mgr, 'net_prio');
     if (!t) {
-      ctx.warn('linux.resources.network.priorities ignored: no cgroup controller "net_prio" on this host');
+      unapplied(ctx, 'linux.resources.network.priorities', 'no cgroup controller "net_prio" on this host');
       return;
     }
     for (const p of n.priorities) writeValue(t.dir, 'net_prio.ifpriomap', `${p.name} ${p.priority}`);

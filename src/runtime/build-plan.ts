@@ -3,6 +3,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { ConfigError } from '../errors';
+import { isLenient } from '../oci/annotations';
 import type { Process, Spec } from '../oci/types';
 import type { CgroupLayout } from '../cgroups/hierarchy';
 import { CLONE, JOIN_ORDER, NS_FLAG, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
@@ -166,6 +167,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     plan.add(Op.PERSONALITY, `set the personality to ${linux.personality.domain}`, u64(domain));
   }
   addProcessSteps(plan, proc, {
+    lenient: isLenient(spec.annotations),
     seccomp: input.seccomp,
     warn: input.warn,
     preserveFds: input.preserveFds,
@@ -207,6 +209,8 @@ function addProcessSteps(
     warn: (msg: string) => void;
     preserveFds: number;
     setgroupsAllowed?: boolean;
+    /** Capabilities tsrun lacks are skipped with a warning instead of failing. */
+    lenient?: boolean;
     afterReady?: (plan: Plan) => void;
     beforeExec?: (plan: Plan) => void;
   },
@@ -221,7 +225,7 @@ function addProcessSteps(
   if (proc.noNewPrivileges) plan.add(Op.NO_NEW_PRIVS, 'set no_new_privs');
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   if (o.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
-  const caps = capSets(proc.capabilities, lastCap(), o.warn, ownBoundingSet(readFileSync('/proc/self/status', 'utf8')));
+  const caps = capSets(proc.capabilities, lastCap(), o.warn, ownBoundingSet(readFileSync('/proc/self/status', 'utf8')), o.lenient);
   if (o.setgroupsAllowed === false && (proc.user.additionalGids?.length ?? 0) > 0) {
     throw new ConfigError('process.user.additionalGids cannot be set: the user namespace denies setgroups (an unprivileged user mapping only its own gid; use newgidmap ranges)');
   }
@@ -315,7 +319,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   plan.add(Op.WAIT_GO, 'wait for the runtime');
   if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
   if (hasConsole) addConsoleStep(plan, '', proc.consoleSize);
-  addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds, setgroupsAllowed: input.setgroupsAllowed });
+  addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds, setgroupsAllowed: input.setgroupsAllowed, lenient: isLenient(input.spec.annotations) });
   return plan;
 }
 

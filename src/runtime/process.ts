@@ -1,6 +1,7 @@
 // config.json's process section turned into the last plan steps: limits,
 // identity, capabilities, working directory and the program to execute.
 import { ConfigError } from '../errors';
+import { LENIENT_ANNOTATION } from '../oci/annotations';
 import { ALL_CAPABILITIES } from '../oci/features';
 import { u64ToBigInt } from '../oci/validate';
 import type { LinuxCapabilities, Process } from '../oci/types';
@@ -52,13 +53,14 @@ export interface CapSets {
 }
 
 /** The capability sets to apply. Capabilities outside `available` (the
- * runtime's own bounding set: a container cannot get what tsrun lacks) are
- * dropped with a warning instead of failing the container as runc does. */
+ * runtime's own bounding set: a container cannot get what tsrun lacks) fail
+ * the container, as with runc, or with `lenient` are dropped with a warning. */
 export function capSets(
   caps: LinuxCapabilities | undefined,
   lastCap: number,
   warn: (msg: string) => void,
   available: bigint = ~0n,
+  lenient = true,
 ): CapSets {
   let missing = 0n;
   const f = (k: keyof LinuxCapabilities) => {
@@ -75,7 +77,9 @@ export function capSets(
     const names = Object.entries(ALL_CAPABILITIES)
       .filter(([, bit]) => missing & (1n << BigInt(bit)))
       .map(([name]) => name);
-    warn(`process.capabilities: ${names.join(', ')} not available to tsrun on this host (not in its bounding set), skipped`);
+    const why = `${names.join(', ')} not available to tsrun on this host (not in its bounding set)`;
+    if (!lenient) throw new ConfigError(`process.capabilities cannot be applied: ${why} (annotation ${LENIENT_ANNOTATION}=true runs the container without them)`);
+    warn(`process.capabilities: ${why}, skipped`);
   }
   return sets;
 }

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { readCgroupLayout, type CgroupLayout } from '../cgroups/hierarchy';
 import { applyResources } from '../cgroups/resources';
+import { isLenient as lenientAnnotation } from '../oci/annotations';
 import { freeze, isFrozen, thaw } from '../cgroups/freezer';
 import { readStats, type Stats } from '../cgroups/stats';
 import { oomKillCount } from '../cgroups/oom';
@@ -308,7 +309,7 @@ export class Runtime {
         checkPreexistingCgroup(cg, this.warn);
         // Device rules are linux.resources.devices and the defaults only: a
         // node in linux.devices is not allowed by being listed (as runc).
-        applyResources(cg, spec.linux?.resources, { warn: this.warn, skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
+        applyResources(cg, spec.linux?.resources, { warn: this.warn, lenient: isLenient(spec), skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
       } else {
         state.cgroupPath = '';
         ({ plan, idmapSources } = planFor(undefined));
@@ -620,7 +621,7 @@ export class Runtime {
       const status = this.statusOf(st);
       if (status === 'stopped' || status === 'creating') throw new StateError(`cannot update a ${status} container`);
       const merged = mergeResources(st.config.linux?.resources, patch);
-      applyResources(this.cgroupOf(st), merged, { warn: this.warn, update: true });
+      applyResources(this.cgroupOf(st), merged, { warn: this.warn, lenient: isLenient(st.config), update: true });
       st.config.linux = { ...(st.config.linux ?? {}), resources: merged };
       writeState(dir, st);
     });
@@ -665,6 +666,11 @@ function checkPreexistingCgroup(cg: CgroupManager, warn: (msg: string) => void):
   if (isFrozen(cg)) throw new StateError(`container's cgroup unexpectedly frozen (${cg.path}); thaw it or choose another linux.cgroupsPath`);
   const n = cg.pids().length;
   if (n > 0) warn(`container's cgroup is not empty: ${n} process(es) found`);
+}
+
+/** Has the config opted in to running without settings the host lacks? */
+function isLenient(spec: Spec): boolean {
+  return lenientAnnotation(spec.annotations);
 }
 
 /** Does this container ask for a network (flag or annotation)? */

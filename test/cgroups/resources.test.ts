@@ -29,9 +29,11 @@ afterEach(() => {
   host = undefined;
 });
 
-function collect(): { warn: (m: string) => void; warnings: string[] } {
+/** Options that collect warnings; lenient (the opt-in annotation's mode),
+ * so that settings the fake host lacks are warned about, not refused. */
+function collect(): { warn: (m: string) => void; warnings: string[]; lenient: boolean } {
   const warnings: string[] = [];
-  return { warn: (m) => warnings.push(m), warnings };
+  return { warn: (m) => warnings.push(m), warnings, lenient: true };
 }
 
 const ALL_V1 = ['memory', 'cpu', 'cpuacct', 'cpuset', 'pids', 'blkio', 'devices', 'freezer'];
@@ -111,7 +113,7 @@ describe('applyResources on cgroup v1', () => {
         pids: { limit: 0 },
         blockIO: { weight: 300, leafWeight: 300, throttleWriteBpsDevice: [{ major: 8, minor: 0, rate: 4096 }] },
       },
-      { warn },
+      { warn, lenient: true },
     );
     expect(host.read('memory', 'memory.limit_in_bytes')).toBe(String(1 << 26));
     expect(host.read('memory', 'memory.soft_limit_in_bytes')).toBe(String(1 << 25));
@@ -165,12 +167,26 @@ describe('applyResources on cgroup v1', () => {
     host = fakeHost(['memory', 'devices']);
     rmSync(join(host.dir('memory'), 'memory.memsw.limit_in_bytes'));
     const { warn, warnings } = collect();
-    applyResources(host.mgr, { memory: { limit: 100 << 20, swap: 200 << 20, kernel: 1, kernelTCP: 2 } }, { warn });
+    applyResources(host.mgr, { memory: { limit: 100 << 20, swap: 200 << 20, kernel: 1, kernelTCP: 2 } }, { warn, lenient: true });
     expect(host.read('memory', 'memory.limit_in_bytes')).toBe(String(100 << 20));
     expect(warnings).toEqual([
-      'linux.resources.memory.kernel/kernelTCP ignored: kernel memory limits are not supported by this kernel',
+      'Kernel memory settings are ignored and will be removed',
       'linux.resources.memory.swap ignored: swap accounting is not enabled on this host (no memory.memsw.limit_in_bytes)',
     ]);
+  });
+
+  it('refuses what the host cannot apply unless the config opts in (the spec\'s MUST, as runc)', () => {
+    host = fakeHost(['memory', 'devices']);
+    rmSync(join(host.dir('memory'), 'memory.memsw.limit_in_bytes'));
+    const warnings: string[] = [];
+    const strict = { warn: (m: string) => warnings.push(m) };
+    expect(() => applyResources(host!.mgr, { memory: { limit: 100 << 20, swap: 200 << 20 } }, strict)).toThrow(
+      /^linux\.resources\.memory\.swap cannot be applied: swap accounting is not enabled on this host .*io\.github\.tsrun\.ignore-unsupported=true/,
+    );
+    expect(() => applyResources(host!.mgr, { network: { classID: 1 } }, strict)).toThrow(/network\.classID cannot be applied: no cgroup controller "net_cls"/);
+    // Kernel memory is deprecated: runc warns and goes on, and so do we.
+    applyResources(host.mgr, { memory: { kernel: 1 } }, strict);
+    expect(warnings).toEqual(['Kernel memory settings are ignored and will be removed']);
   });
 
   it('turns a write failure into a ConfigError naming the file and value', () => {
@@ -228,7 +244,7 @@ describe('applyResources on cgroup v1', () => {
     applyResources(
       host.mgr,
       { pids: { limit: 10 }, cpu: { shares: 100, cpus: '0' }, network: { classID: 1, priorities: [{ name: 'eth0', priority: 1 }] }, hugepageLimits: [{ pageSize: '2MB', limit: 0 }] },
-      { warn },
+      { warn, lenient: true },
     );
     expect(warnings).toEqual([
       'linux.resources.cpu.cpus/mems ignored: no cgroup controller "cpuset" on this host',
@@ -299,7 +315,7 @@ describe('applyResources on cgroup v2', () => {
         blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1000 }], throttleReadIOPSDevice: [{ major: 8, minor: 0, rate: 10 }] },
         hugepageLimits: [{ pageSize: '2MB', limit: 2097152 }],
       },
-      { warn },
+      { warn, lenient: true },
     );
     expect(host.read('unified', 'memory.max')).toBe(String(100 << 20));
     expect(host.read('unified', 'memory.low')).toBe(String(50 << 20));
@@ -398,7 +414,7 @@ describe('controller routing on a hybrid host', () => {
   it('sends v1 controllers to v1 and the rest to the cgroup2 tree', () => {
     host = fakeHost(['memory', 'cpu', 'pids', 'devices'], { controllers: ['hugetlb'], files: { 'hugetlb.2MB.max': 'max', 'memory.max': 'max' } });
     const { warn, warnings } = collect();
-    applyResources(host.mgr, { memory: { limit: 4096 }, hugepageLimits: [{ pageSize: '2MB', limit: 0 }], blockIO: { weight: 100 } }, { warn });
+    applyResources(host.mgr, { memory: { limit: 4096 }, hugepageLimits: [{ pageSize: '2MB', limit: 0 }], blockIO: { weight: 100 } }, { warn, lenient: true });
     expect(host.read('memory', 'memory.limit_in_bytes')).toBe('4096');
     expect(host.read('unified', 'memory.max')).toBe('max');
     expect(host.read('unified', 'hugetlb.2MB.max')).toBe('0');
