@@ -133,6 +133,7 @@ enum op {
 #define T_NOT_PROCFS 64u  /* refuse a target that lies on procfs (nothing is mounted inside /proc) */
 #define T_PLAIN_DIR 128u  /* the target is reached without symlinks and is a directory (proc, sysfs) */
 #define T_KEEP_LOCKED 256u /* remount: keep the flags a user namespace's owner locked */
+#define T_FOLLOW_DANGLING 512u /* creating: a dangling symlink leads to where it points (inside the root) */
 
 #define PROC_MAGIC 0x9fa0
 
@@ -466,7 +467,7 @@ restart:;
 			} else {
 				r = mkdirat(parent, p, 0755);
 			}
-			if (r < 0 && errno == EEXIST) {
+			if (r < 0 && errno == EEXIST && (tflags & T_FOLLOW_DANGLING)) {
 				/* A dangling symlink: follow it by rewriting the path. */
 				ssize_t n = readlinkat(parent, p, link, sizeof(link) - 1);
 				if (n < 0) {
@@ -1103,13 +1104,12 @@ static int do_mount_in_root(const char *src, const char *target, const char *fst
  * exit code: its status, or 128+signal when a signal killed it. */
 static int early; /* started by the tsrun command: the runtime is not our parent */
 
-static void __attribute__((noreturn)) relay(pid_t child)
+/* ignore: bit n set = signal n is ignored while relaying (the plan says which). */
+static void __attribute__((noreturn)) relay(pid_t child, uint64_t ignore)
 {
-	/* Signals for the container are forwarded by tsrun to the init itself;
-	 * a terminal's ^C must not kill the relay before the init is done. */
-	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_IGN);
+	for (int sig = 1; sig < 64; sig++)
+		if (ignore & (1ull << sig))
+			signal(sig, SIG_IGN);
 	int ws;
 	for (;;) {
 		pid_t r = waitpid(child, &ws, 0);
@@ -1269,6 +1269,7 @@ int main(int argc, char **argv)
 			uint64_t flags = get_u64(&c);
 			uint64_t relay_mode = get_u64(&c);
 			uint64_t cg_slot = get_u64(&c);
+			uint64_t relay_ignore = get_u64(&c); /* signals the relay ignores */
 			if (c.bad || (cg_slot != NO_SLOT && (cg_slot >= MAX_SLOTS || slots[cg_slot] < 0))) {
 				c.bad = 1;
 				break;
@@ -1284,7 +1285,7 @@ int main(int argc, char **argv)
 				if (relay_mode) {
 					if (!early)
 						close(ctrl_fd);
-					relay(pid);
+					relay(pid, relay_ignore);
 				}
 				_exit(0);
 			}
@@ -1459,7 +1460,7 @@ int main(int argc, char **argv)
 			}
 			memcpy(dir, path, dl);
 			dir[dl] = '\0';
-			int dfd = resolve_in_root(slots[ROOT_SLOT], dir, T_MKDIR);
+			int dfd = resolve_in_root(slots[ROOT_SLOT], dir, T_MKDIR | T_FOLLOW_DANGLING);
 			if (dfd < 0) {
 				r = dfd;
 				break;
@@ -1898,9 +1899,10 @@ int main(int argc, char **argv)
 		}
 		case OP_MKDIR: {
 			const char *path = get_str(&c, NULL);
+			unsigned tflags = (unsigned)get_u64(&c);
 			if (c.bad)
 				break;
-			int fd = resolve_in_root(slots[ROOT_SLOT], path, T_MKDIR);
+			int fd = resolve_in_root(slots[ROOT_SLOT], path, T_MKDIR | tflags);
 			if (fd < 0)
 				r = fd;
 			else

@@ -35,7 +35,7 @@ export function addDeviceSteps(plan: Plan, spec: Spec, userns: boolean): void {
     if (!d.path.startsWith('/dev/')) throw new ConfigError(`config.json: device path ${d.path} must be under /dev`);
     if (userns) {
       // mknod is refused in a user namespace: bind the host's node instead.
-      addMountStep(plan, `bind mount host device ${d.path}`, { source: d.path, target: d.path, flags: MS_BIND, tflags: T.IN_ROOT | T.MKDIR | T.MKFILE | T.NOT_PROCFS });
+      addMountStep(plan, `bind mount host device ${d.path}`, { source: d.path, target: d.path, flags: MS_BIND, tflags: T.IN_ROOT | T.MKDIR | T.MKFILE | T.NOT_PROCFS | T.FOLLOW_DANGLING });
       continue;
     }
     const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;

@@ -169,7 +169,9 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
   const data = o.data.join(',');
   const type = m.type ?? '';
 
-  const inRoot = T.IN_ROOT | guard;
+  // A missing destination behind a dangling symlink is created where the
+  // link points, inside the rootfs (runc's securejoin does the same).
+  const inRoot = T.IN_ROOT | guard | T.FOLLOW_DANGLING;
   // Options, recursive attributes and propagation go with the mount step
   // itself (applied to the new mount's fd): see mount-step.ts.
   const after = {

@@ -11,7 +11,7 @@ import { addRootfsFinishSteps, addRootfsSteps, type ReadonlyLater } from '../roo
 import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
 import { addFinalAffinityStep, addLsmSteps, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
-import { Op, Plan, Slot, str, u64 } from './plan';
+import { Op, Plan, Slot, str, T, u64 } from './plan';
 import { addCgroupOpens, type CgroupTargets } from './cgroup-steps';
 import { addChdirSteps, addStdioOwnerStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
 
@@ -45,6 +45,11 @@ export interface PlanInput {
 
 const O_PATH = 0o10000000;
 const O_DIRECTORY = 0o200000;
+/** Signals the relay (stage 0 waiting for the container, `run` in the
+ * foreground) ignores: tsrun forwards them to the container's init itself,
+ * and a terminal's ^C must not end the relay before the init is done. */
+const RELAY_IGNORES = [1, 2, 3, 10, 12, 13, 15, 20, 21, 22].reduce((m, sig) => m + 2 ** sig, 0); // HUP INT QUIT USR1 USR2 PIPE TERM TSTP TTIN TTOU
+
 const PER_LINUX = 0x0000;
 const PER_LINUX32 = 0x0008;
 
@@ -99,7 +104,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   // only of a dumpable process: dumpable just for that, as runc does.
   const unprivilegedMaps = userns && input.privileged === false;
   if (unprivilegedMaps) plan.add(Op.SET_DUMPABLE, 'let the runtime write the id maps', u64(1));
-  plan.add(Op.CLONE, 'create the container init with its namespaces', u64(ns.cloneFlags), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot));
+  plan.add(Op.CLONE, 'create the container init with its namespaces', u64(ns.cloneFlags), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot), u64(RELAY_IGNORES));
 
   // ---- the init: joins its cgroups, waits for the runtime to map ids and run hooks ----
   cgroup.addJoins(plan);
@@ -122,7 +127,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   const idmapSources: IdmapSource[] = [];
   const readonlyLater: ReadonlyLater[] = [];
   const beforePivot = (p: Plan) => {
-    p.add(Op.MKDIR, `create the working directory ${proc.cwd}`, str(proc.cwd));
+    p.add(Op.MKDIR, `create the working directory ${proc.cwd}`, str(proc.cwd), u64(T.FOLLOW_DANGLING));
     addHookSteps(p, 'createContainer', spec.hooks?.createContainer);
   };
   if (!ns.has('mount')) {
@@ -312,7 +317,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
     if (type === 'user' && sameNamespace(`/proc/${pid}/ns/user`, '/proc/self/ns/user')) continue;
     plan.add(Op.SETNS_PIDFD, `join the container's ${type} namespace`, u64(Slot.INIT), u64(NS_FLAG[type]));
   }
-  plan.add(Op.CLONE, 'create the process in the container', u64(0), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot));
+  plan.add(Op.CLONE, 'create the process in the container', u64(0), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot), u64(RELAY_IGNORES));
   cgroup.addJoins(plan);
   if (types.has('cgroup')) plan.add(Op.SETNS_PIDFD, "join the container's cgroup namespace", u64(Slot.INIT), u64(NS_FLAG.cgroup));
   if (chroot) plan.add(Op.CHROOT_SLOT, "chroot into the container's root", u64(Slot.ROOT));

@@ -80,6 +80,8 @@ export const T = {
   PLAIN_DIR: 128,
   /** A remount keeps the flags a user namespace's owner locked (the kernel demands it). */
   KEEP_LOCKED: 256,
+  /** Creating a missing target: a dangling symlink leads to where it points, inside the root (as runc's securejoin). */
+  FOLLOW_DANGLING: 512,
 } as const;
 
 /** statfs f_type of procfs: files tsrun writes there must really be on it. */
