@@ -577,7 +577,7 @@ function applyRdma(t: ControllerTarget, rdma: Record<string, LinuxRdma>): void {
 function applyUnified(ctx: Ctx, unified: Record<string, string>): void {
   const h = unifiedHierarchy(ctx.mgr);
   const dir = unifiedDir(ctx.mgr);
-  if (!h || !dir) throw new ConfigError('linux.resources.unified: requires cgroup v2, and this host has no cgroup2 hierarchy');
+  if (!h || !dir) throw new ConfigError('invalid configuration: linux.resources.unified requires cgroup v2, and this host has no cgroup2 hierarchy');
   const avail = new Set(v2Available(h.mountpoint));
   for (const [key, value] of Object.entries(unified)) {
     const ctl = key.split('.')[0] ?? '';
@@ -587,7 +587,7 @@ function applyUnified(ctx: Ctx, unified: Record<string, string>): void {
     }
     if (!fileExists(dir, key)) {
       const why = ctl !== 'cgroup' && !avail.has(ctl) ? `controller "${ctl}" is not available on the cgroup2 hierarchy` : 'no such file';
-      throw new ConfigError(`linux.resources.unified: cannot set ${key}: ${why} (${dir})`);
+      throw new ConfigError(`invalid configuration: linux.resources.unified cannot set ${key}: ${why} (${dir})`);
     }
     // Multi-line values go one line per write, as the kernel parses them.
     const lines = value.split('\n').filter((l) => l !== '');
