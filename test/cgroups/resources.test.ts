@@ -398,7 +398,7 @@ describe('applyResources on cgroup v2', () => {
     applyResources(host.mgr, { unified: { 'memory.high': '12345' } }, collect());
     expect(host.read('unified', 'memory.high')).toBe('12345');
     expect(() => applyResources(host!.mgr, { unified: { 'memory.nonexistent': '1' } }, collect())).toThrow(
-      /linux\.resources\.unified: cannot set memory\.nonexistent: no such file/,
+      /invalid configuration: linux\.resources\.unified cannot set memory\.nonexistent: no such file/
     );
     expect(() => applyResources(host!.mgr, { unified: { 'foo.bar': '1' } }, collect())).toThrow(/controller "foo" is not available/);
     expect(() => applyResources(host!.mgr, { unified: { 'a/b': '1' } }, collect())).toThrow(/must be a plain file name/);
