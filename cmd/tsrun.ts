@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { TsrunError, UsageError } from '../src/errors';
 import { formatHelp, getBool, getInt, getString, parseArgs, splitGlobal, type FlagDef } from './args';
 import { Logger } from './log';
+import { parseSubCgroups } from '../src/cgroups/sub-cgroup';
 import { checkCriuArgs, checkpointFlags, criuUnavailable, restoreFlags } from './checkpoint';
 import { mark } from '../src/runtime/trace';
 import { version as pkgVersion } from '../package.json';
@@ -182,6 +183,7 @@ const COMMANDS: Command[] = [
       { name: 'cap', alias: ['c'], kind: 'strings', usage: 'add a capability to the bounding, effective and permitted sets of the process' },
       preserveFdsFlag,
       { name: 'ignore-paused', kind: 'bool', usage: 'allow exec in a paused container' },
+      { name: 'cgroup', kind: 'strings', usage: 'run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.' },
     ],
     nargs: [1, Infinity],
     run: async (ctx, f, [id, ...args]) => {
@@ -216,6 +218,7 @@ const COMMANDS: Command[] = [
         consoleSocket: (f['console-socket'] as string) || undefined,
         preserveFds: (f['preserve-fds'] as number) || 0,
         ignorePaused: !!f['ignore-paused'],
+        subCgroups: parseSubCgroups(f.cgroup as string[]),
         earlyInit: ctx.early,
         onStarted: (pid) => (stop = forwardSignals(pid)),
       });

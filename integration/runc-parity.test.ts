@@ -2,7 +2,7 @@
 // yardstick): each checked against tsrun here, and against Debian's runc
 // where it is installed, so a test of our reading cannot drift from runc's.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Sandbox, TSRUN } from './helpers';
@@ -21,6 +21,18 @@ function cmd(bin: string, args: string[], input = ''): { code: number; stdout: s
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** The hierarchies' directories under /sys/fs/cgroup on these hybrid hosts. */
+const CGROUP_V1_NAMES = ['pids', 'memory', 'cpu', 'cpuacct', 'cpuset', 'blkio', 'devices', 'freezer', 'systemd', 'unified', 'hugetlb'];
+
+/** rmdir of a cgroup the test made, if it is there. */
+function rmdirQuietly(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not there, or not ours to remove
+  }
 }
 
 /** A detached container (stdio to /dev/null so that no pipe is held open). */
@@ -137,7 +149,7 @@ describe.each(runtimes)('%s: cgroups', (_name, bin) => {
         writeFileSync(join(freezer, 'freezer.state'), 'THAWED');
         rmdirSync(freezer);
       }
-      for (const h of ['pids', 'memory', 'cpu', 'cpuset', 'blkio', 'devices', 'systemd', 'unified']) rmSync(`/sys/fs/cgroup/${h}${path}`, { recursive: false, force: true });
+      for (const h of CGROUP_V1_NAMES) rmdirQuietly(`/sys/fs/cgroup/${h}${path}`);
     }
   });
 
@@ -156,6 +168,7 @@ describe.each(runtimes)('%s: cgroups', (_name, bin) => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(existsSync(`/sys/fs/cgroup/pids/tsrun-parity/${id}`)).toBe(false);
+    for (const h of CGROUP_V1_NAMES) rmdirQuietly(`/sys/fs/cgroup/${h}/tsrun-parity`);
   });
 });
 
@@ -226,5 +239,37 @@ describe('tsrun: the opt-in to run without what the host lacks', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('ran\n');
     expect(r.stderr).toMatch(/^tsrun: warning: linux\.resources\.network\.classID ignored/);
+  });
+});
+
+describe.each(runtimes)('%s exec --cgroup', (_name, bin) => {
+  it('joins an existing sub-cgroup, per controller or for all; refuses a parent, a missing one, an unknown controller', () => {
+    const id = sb.id();
+    const path = `/tsrun-parity-sub/${id}`;
+    const b = sb.bundle(['sleep', '100'], (s) => {
+      s.linux!.cgroupsPath = path;
+      s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'cgroup'); // host paths in /proc/self/cgroup
+    });
+    detached(bin, b, id);
+    try {
+      const bad = (args: string[], why: RegExp) => {
+        const r = cmd(bin, ['exec', ...args, id, 'true']);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(why);
+      };
+      bad(['--cgroup', '..'], / \.\. is not a sub cgroup path/);
+      bad(['--cgroup', 'nonexistent'], / adding pid .*\/nonexistent\/cgroup\.procs: no such file /);
+      bad(['--cgroup', 'cpu:nonexistent'], / adding pid .*\/nonexistent\/cgroup\.procs: no such file /);
+      bad(['--cgroup', 'whaaat:/'], /unknown controller /);
+      mkdirSync(`/sys/fs/cgroup/memory${path}/submem`);
+      mkdirSync(`/sys/fs/cgroup/cpu${path}/subcpu`);
+      const r = cmd(bin, ['exec', '--cgroup', 'memory:submem', '--cgroup', 'cpu:subcpu', id, 'cat', '/proc/self/cgroup']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`:memory:${path}/submem$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`:cpu:${path}/subcpu$`, 'm'));
+    } finally {
+      cmd(bin, ['delete', '--force', id]);
+      for (const h of CGROUP_V1_NAMES) rmdirQuietly(`/sys/fs/cgroup/${h}/tsrun-parity-sub`);
+    }
   });
 });

@@ -4,6 +4,7 @@
 import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
+import { subCgroupTargets } from '../cgroups/sub-cgroup';
 import { readCgroupLayout, type CgroupLayout } from '../cgroups/hierarchy';
 import { applyResources } from '../cgroups/resources';
 import { isLenient as lenientAnnotation } from '../oci/annotations';
@@ -390,6 +391,8 @@ export class Runtime {
       consoleSocket?: string;
       preserveFds?: number;
       ignorePaused?: boolean;
+      /** exec --cgroup: sub-cgroups to join, by controller ("" for all). */
+      subCgroups?: Map<string, string>;
       stdio?: [StdioEntry, StdioEntry, StdioEntry];
       onStarted?: (pid: number) => void;
       /** An init the tsrun command started before Node, used when it fits. */
@@ -448,7 +451,11 @@ export class Runtime {
       warn: this.warn,
       seccomp: compileProfile(st.config),
       setgroupsAllowed: setgroupsOf(st.pid),
-      cgroupTargets: st.cgroupPath ? new CgroupManager(this.cgroupLayout(), st.cgroupPath).targets() : undefined,
+      cgroupTargets: st.cgroupPath
+        ? opts.subCgroups?.size
+          ? subCgroupTargets(this.cgroupLayout(), st.cgroupPath, opts.subCgroups)
+          : new CgroupManager(this.cgroupLayout(), st.cgroupPath).targets()
+        : undefined,
     });
     const pidFile = opts.pidFile ? PidFile.prepare(resolve(opts.pidFile)) : undefined;
     let launched: Launched;
