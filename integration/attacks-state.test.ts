@@ -233,7 +233,13 @@ describe('--pid-file', () => {
   function nextPids(count: number): number[] {
     const last = Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'));
     const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
-    return Array.from({ length: count }, (_, i) => ((last + 1 + i) % max) || 1);
+    // The kernel wraps around to 300 (below are reserved): so do we, without repeats.
+    const out = new Set<number>();
+    for (let i = 0; out.size < count && i < count * 2; i++) {
+      const pid = (last + 1 + i) % max;
+      out.add(pid < 300 ? 300 + pid : pid);
+    }
+    return [...out];
   }
 
   it('a symlink planted at a temporary name next to the pid file is never written through', () => {

@@ -134,13 +134,29 @@ export class Runtime {
     opts: { pidFile?: string; consoleSocket?: string; stdio?: [StdioEntry, StdioEntry, StdioEntry] } = {},
   ): Promise<{ pid: number; exited: Promise<number> }> {
     validateContainerId(id);
-    return withLock(containerDir(this.root, id), () => {
+    return this.lockedLaunch(id, false, (st, pidKnown) => this.launchExec(st, proc, opts, undefined, pidKnown));
+  }
+
+  /** Reads the state and starts an exec'd process under the container's
+   * lock, held until the process exists: a delete cannot remove the
+   * container in between. Not until the process is ready: in a paused
+   * container it waits frozen for a `resume`, which takes the lock too. */
+  private async lockedLaunch(
+    id: string,
+    ignorePaused: boolean,
+    launch: (st: StoredState, pidKnown: () => void) => Promise<Launched>,
+  ): Promise<Launched> {
+    let launching: Promise<Launched> | undefined;
+    await withLock(containerDir(this.root, id), () => new Promise<void>((pidKnown, failed) => {
       const st = readState(this.root, id);
       const status = this.statusOf(st);
+      if (status === 'paused' && !ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
       // As runc: a created container (its init waiting for start) takes exec too.
-      if (status !== 'running' && status !== 'created') throw new StateError(`cannot exec in a ${status} container`);
-      return this.launchExec(st, proc, opts, undefined);
-    });
+      if (status !== 'running' && status !== 'paused' && status !== 'created') throw new StateError(`cannot exec in a ${status} container`);
+      launching = launch(st, pidKnown);
+      launching.then(() => pidKnown(), failed);
+    }));
+    return launching!;
   }
 
   /** create + start; in the foreground resolves with the exit code (128+signal
@@ -402,15 +418,7 @@ export class Runtime {
     validateContainerId(id);
     const pair = proc.terminal && !opts.consoleSocket && !opts.detach ? new (lazy.pty().ConsolePair)() : undefined;
     try {
-      // Locked while the state is read and the process started, so that a
-      // delete cannot remove the container in between; not while it runs.
-      const launched = await withLock(containerDir(this.root, id), () => {
-        const st = readState(this.root, id);
-        const status = this.statusOf(st);
-        if (status === 'paused' && !opts.ignorePaused) throw new StateError(`cannot exec in a paused container (use --ignore-paused to override)`);
-        if (status !== 'running' && status !== 'paused' && status !== 'created') throw new StateError(`cannot exec in a ${status} container`);
-        return this.launchExec(st, proc, opts, pair);
-      });
+      const launched = await this.lockedLaunch(id, !!opts.ignorePaused, (st, pidKnown) => this.launchExec(st, proc, opts, pair, pidKnown));
       return await this.waitExec(launched, opts, pair);
     } finally {
       pair?.close();
@@ -438,6 +446,7 @@ export class Runtime {
     proc: Process,
     opts: Parameters<Runtime['exec']>[2] & {},
     pair: ConsolePair | undefined,
+    pidKnown: () => void = () => {},
   ): Promise<{ pid: number; exited: Promise<number> }> {
     const plan = buildExecPlan({
       process: proc,
@@ -466,7 +475,10 @@ export class Runtime {
         extraFds: pair ? [pair.theirs] : [],
         spawnsHelpers: this.rootless,
       });
-      launched = await init.run(plan, async (pid) => ({ agent: agentMessage(st.config, pid, this.hookState(st, 'running')) }));
+      launched = await init.run(plan, async (pid) => {
+        pidKnown();
+        return { agent: agentMessage(st.config, pid, this.hookState(st, 'running')) };
+      });
     } catch (e) {
       pidFile?.discard();
       throw e;
