@@ -273,3 +273,24 @@ describe.each(runtimes)('%s exec --cgroup', (_name, bin) => {
     }
   });
 });
+
+describe.each(runtimes)('%s with a user namespace', (_name, bin) => {
+  it('binds a source the container\'s root could not look up itself (a 0700 directory), opened before the user namespace', () => {
+    const src = join(sb.dir, `inaccessible-${sb.id()}`);
+    mkdirSync(join(src, 'dir'), { recursive: true });
+    writeFileSync(join(src, 'dir/foo.txt'), '');
+    chmodSync(src, 0o700);
+    const b = sb.bundle(['ls', '/tmp/mount-1'], (s) => {
+      s.root!.readonly = false;
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = [{ hostID: 100000, containerID: 0, size: 65534 }];
+      s.linux!.gidMappings = [{ hostID: 100000, containerID: 0, size: 65534 }];
+      s.mounts!.push({ source: join(src, 'dir'), destination: '/tmp/mount-1', options: ['bind'] });
+    });
+    spawnSync('chown', ['-R', '100000:100000', join(b, 'rootfs')]);
+    chmodSync(sb.dir, 0o755); // mkdtemp's 0700 would keep the mapped root from the rootfs itself
+    const r = cmd(bin, ['run', '--bundle', b, sb.id()]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('foo.txt\n');
+  });
+});

@@ -116,6 +116,7 @@ enum op {
 	OP_CLONE_MOUNT = 57,
 	OP_FIX_STDIO = 58,
 	OP_REMOUNT_SLOT = 59,
+	OP_CLONE_TREE = 60,
 	/* 70 and up: process and exec steps */
 	OP_PIDFD_OPEN = 70,
 	OP_SETNS_PIDFD = 71,
@@ -146,7 +147,7 @@ struct msg {
 	uint32_t val;
 };
 
-#define MAX_SLOTS 48
+#define MAX_SLOTS 112
 #define ROOT_SLOT 0
 #define LISTENER_SLOT 3 /* the seccomp notify fd, when the filter returns one */
 #define PASSED_SLOT 8   /* fds the runtime passes with GO (id-mapped mounts) start here */
@@ -154,6 +155,7 @@ struct msg {
 #define CGROUP_SLOT 16  /* cgroup files and directories opened on the host side */
 #define CGROUP_END 32
 #define KEPT_SLOT 32    /* mounts kept for a later step (read-only at the end) */
+#define SOURCE_SLOT 48  /* bind sources cloned on the host side, before the user namespace */
 #define NO_SLOT 0xffffffffu
 
 static int ctrl_fd = -1;
@@ -1024,6 +1026,7 @@ struct mount_opts {
 	uint64_t rec_set, rec_clr; /* MOUNT_ATTR_* set/cleared recursively */
 	unsigned long propagation; /* MS_SHARED/... (| MS_REC), after attaching */
 	uint64_t keep_slot; /* the attached mount's fd is kept there (NO_SLOT: not) */
+	uint64_t src_slot; /* a bind's source, cloned earlier into this slot (NO_SLOT: by path) */
 };
 
 static void get_mount_opts(struct cursor *c, struct mount_opts *o)
@@ -1033,7 +1036,10 @@ static void get_mount_opts(struct cursor *c, struct mount_opts *o)
 	o->rec_clr = get_u64(c);
 	o->propagation = (unsigned long)get_u64(c);
 	o->keep_slot = get_u64(c);
-	if (o->keep_slot != NO_SLOT && (o->keep_slot < KEPT_SLOT || o->keep_slot >= MAX_SLOTS))
+	o->src_slot = get_u64(c);
+	if (o->keep_slot != NO_SLOT && (o->keep_slot < KEPT_SLOT || o->keep_slot >= SOURCE_SLOT))
+		c->bad = 1;
+	if (o->src_slot != NO_SLOT && (o->src_slot < SOURCE_SLOT || o->src_slot >= MAX_SLOTS || slots[o->src_slot] < 0))
 		c->bad = 1;
 }
 
@@ -1081,6 +1087,9 @@ static int do_mount_in_root(const char *src, const char *target, const char *fst
 	}
 	if (!(flags & MS_BIND)) {
 		mnt = mfd_new_fs(fstype, src, data, flags);
+	} else if (o->src_slot != NO_SLOT) {
+		mnt = slots[o->src_slot]; /* ours now: closed below */
+		slots[o->src_slot] = -1;
 	} else if (tflags & T_SRC_IN_ROOT) {
 		int sfd = resolve_in_root(slots[ROOT_SLOT], src, 0);
 		mnt = sfd < 0 ? sfd : mfd_clone(sfd, NULL, (flags & MS_REC) != 0);
@@ -1847,6 +1856,23 @@ int main(int argc, char **argv)
 				chdir_put_off = 1;
 				r = 0;
 			}
+			break;
+		}
+		case OP_CLONE_TREE: {
+			/* Stage 0, as the runtime on the host: a detached copy of a
+			 * bind source, which the container's user namespace might
+			 * not be allowed to look up itself (a 0700 directory). */
+			const char *path = get_str(&c, NULL);
+			uint64_t slot = get_u64(&c), recursive = get_u64(&c);
+			if (c.bad || slot < SOURCE_SLOT || slot >= MAX_SLOTS) {
+				c.bad = 1;
+				break;
+			}
+			int m = mfd_clone(AT_FDCWD, path, recursive != 0);
+			if (m < 0)
+				r = m;
+			else
+				slots[slot] = m;
 			break;
 		}
 		case OP_REMOUNT_SLOT: {

@@ -15,6 +15,8 @@ export interface MountOptions {
   propagation?: number;
   /** A slot (Slot.KEPT...) that keeps the new mount's fd for a later REMOUNT_SLOT. */
   keepSlot?: number;
+  /** A bind's source, cloned on the host side by CLONE_TREE into this slot (Slot.SOURCE...). */
+  sourceSlot?: number;
 }
 
 export interface MountStep extends MountOptions {
@@ -30,7 +32,7 @@ export interface MountStep extends MountOptions {
 }
 
 function optionFields(o: MountOptions) {
-  return [u64(o.remount ?? 0), u64(o.recSet ?? 0), u64(o.recClear ?? 0), u64(o.propagation ?? 0), u64(o.keepSlot ?? NO_SLOT)];
+  return [u64(o.remount ?? 0), u64(o.recSet ?? 0), u64(o.recClear ?? 0), u64(o.propagation ?? 0), u64(o.keepSlot ?? NO_SLOT), u64(o.sourceSlot ?? NO_SLOT)];
 }
 
 export function addMountStep(plan: Plan, what: string, m: MountStep): Plan {

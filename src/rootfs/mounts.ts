@@ -44,6 +44,32 @@ export interface RootfsContext {
   idmapSources: IdmapSource[];
   /** Filled in: mounts made read-write for now and read-only at the end. */
   readonlyLater: ReadonlyLater[];
+  /** Bind sources already cloned on the host side (addHostSourceClones), by mount. */
+  sourceSlots?: Map<Mount, number>;
+}
+
+/** Stage 0 (before the user namespace exists): the runtime clones every bind
+ * source on the host, so that a source the container's root could not look
+ * up (a 0700 directory) still works, as runc opens them before entering the
+ * user namespace. Needs a privileged runtime; id-mapped binds have their own
+ * path. Returns the slot of each mount's clone. */
+export function addHostSourceClones(plan: Plan, spec: Spec, bundle: string): Map<Mount, number> {
+  const slots = new Map<Mount, number>();
+  for (const m of spec.mounts ?? []) {
+    const o = parseMountOptions(m.options);
+    const idmapped = o.idmap || !!m.uidMappings || !!m.gidMappings;
+    if (!(o.bind || m.type === 'bind') || idmapped || !m.source) continue;
+    const slot = Slot.SOURCE + slots.size;
+    if (slot >= Slot.SOURCE_END) throw new ConfigError(`config.json: at most ${Slot.SOURCE_END - Slot.SOURCE} bind mounts are supported with a user namespace`);
+    const src = bindSource(m.source, bundle);
+    plan.add(Op.CLONE_TREE, `open the bind mount source ${src}`, str(src), u64(slot), u64(o.recursive ? 1 : 0));
+    slots.set(m, slot);
+  }
+  return slots;
+}
+
+function bindSource(source: string, bundle: string): string {
+  return isAbsolute(source) ? source : resolve(bundle, source);
 }
 
 /** A read-only tmpfs or /dev is mounted read-write and turned read-only
@@ -185,7 +211,7 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
   } else if (o.bind || type === 'bind') {
     const source = m.source ?? '';
     if (!source) throw new ConfigError(`config.json: bind mount ${dest} needs a source`);
-    const src = isAbsolute(source) ? source : resolve(ctx.bundle, source);
+    const src = bindSource(source, ctx.bundle);
     let isDir = true;
     try {
       isDir = statSync(src).isDirectory();
@@ -200,7 +226,8 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
       ctx.idmapSources.push({ source: src, recursive: o.recursive || o.ridmap });
       addMoveMountStep(plan, `mount the id-mapped ${src} on ${dest}`, { slot, target: dest, tflags: inRoot | mk | T.KEEP_LOCKED, ...after });
     } else {
-      addMountStep(plan, `bind mount ${src} on ${dest}`, { source: src, target: dest, flags: MS_BIND | (o.recursive ? MS_REC : 0), tflags: inRoot | mk | T.KEEP_LOCKED, ...after });
+      const sourceSlot = ctx.sourceSlots?.get(m);
+      addMountStep(plan, `bind mount ${src} on ${dest}`, { source: src, target: dest, flags: MS_BIND | (o.recursive ? MS_REC : 0), tflags: inRoot | mk | T.KEEP_LOCKED, ...after, sourceSlot });
     }
     explainProcfs(plan, dest);
   } else if (idmapped) {

@@ -7,7 +7,7 @@ import { isLenient } from '../oci/annotations';
 import type { Process, Spec } from '../oci/types';
 import type { CgroupLayout } from '../cgroups/hierarchy';
 import { CLONE, JOIN_ORDER, NS_FLAG, checkNamespaceConfig, mapToHost, planNamespaces, timeOffsetsText, type NamespacePlan } from '../namespaces';
-import { addRootfsFinishSteps, addRootfsSteps, type ReadonlyLater } from '../rootfs/mounts';
+import { addHostSourceClones, addRootfsFinishSteps, addRootfsSteps, type ReadonlyLater } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
 import { addFinalAffinityStep, addLsmSteps, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
@@ -94,6 +94,8 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
   addConsoleSource(plan, input);
   addAgentConnect(plan, input.seccomp);
   const cgroup = addCgroupOpens(plan, input.cgroupTargets, !ns.joins.some((j) => j.type === 'cgroup'));
+  // Bind sources a new user namespace's root may not reach are opened now, by us.
+  const sourceSlots = userns && input.privileged !== false && ns.has('mount') && !ns.joins.some((j) => j.type === 'mount') ? addHostSourceClones(plan, spec, input.bundle) : undefined;
   for (const j of ns.joins) plan.add(Op.SETNS, `join the ${j.type} namespace ${j.path}`, str(j.path), u64(j.flag));
   if (ns.newTimens) {
     plan.add(Op.UNSHARE, 'create a time namespace', u64(CLONE.NEWTIME));
@@ -150,6 +152,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
       newCgroupns: ns.newCgroupns,
       idmapSources,
       readonlyLater,
+      sourceSlots,
     },
     beforePivot,
   );

@@ -59,6 +59,7 @@ export const Op = {
   CLONE_MOUNT: 57,
   FIX_STDIO: 58,
   REMOUNT_SLOT: 59,
+  CLONE_TREE: 60,
   // 70 and up: process and exec steps
   PIDFD_OPEN: 70,
   SETNS_PIDFD: 71,
@@ -95,9 +96,9 @@ export const Msg = { PID: 1, READY: 2, ERROR: 3, EXIT: 4, GO: 10 } as const;
 /** Fixed fd slots the plan refers to. Slot 0 is the root directory; NULLDEV
  * the null device masks are made of (create); INIT a pidfd of the
  * container's init (exec). */
-export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, NULLDEV: 5, INIT: 6, PASSED: 8, PASSED_END: 16, CGROUP: 16, KEPT: 32, KEPT_END: 48 } as const;
+export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, NULLDEV: 5, INIT: 6, PASSED: 8, PASSED_END: 16, CGROUP: 16, KEPT: 32, KEPT_END: 48, SOURCE: 48, SOURCE_END: 112 } as const;
 /** The native side's slot table size (MAX_SLOTS). */
-export const MAX_SLOTS = 48;
+export const MAX_SLOTS = 112;
 /** "No slot" in a step's slot field (CLONE's cgroup directory). */
 export const NO_SLOT = 0xffffffff;
 
