@@ -252,6 +252,9 @@ export class Runtime {
     const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
     const fifo = fifoPath(dir);
     const cg = new CgroupManager(cgroups, cgroupPath);
+    // A cgroup that was there before is not ours to remove on failure (it may
+    // be frozen on purpose, or shared with other processes), as with runc.
+    const cgroupExisted = cg.exists();
     // Build the whole plan before touching anything: bad config leaves nothing behind.
     const planFor = (cgroupTargets: CgroupTargets | undefined) => buildInitPlan({
       spec,
@@ -370,7 +373,7 @@ export class Runtime {
       pidFile?.discard();
       init?.abort();
       if (state.pid > 0) killQuietly(state.pid, 9);
-      await cg.destroy().catch(() => {});
+      if (!cgroupExisted) await cg.destroy().catch(() => {});
       if (netReq) await lazy.network().detachNetwork(dir).catch(() => {}); // networking (issue 7)
       if (state.slirpPid) await lazy.slirp().stopSlirp(state.slirpPid);
       removeDir(dir);
