@@ -240,7 +240,8 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
     const flags = later ? o.flags & ~MS_RDONLY : o.flags;
     addMountStep(plan, what, { source, target: dest, fstype: type, flags, data, tflags: inRoot | T.MKDIR | copyup | plainDir, ...after, remount: 0, keepSlot: later });
     explainProcfs(plan, dest);
-    if (plainDir) plan.explain(40 /* ELOOP */, `${dest} must not be a symlink in the rootfs`).explain(20 /* ENOTDIR */, `${dest} must be a directory in the rootfs`);
+    // runc's words, which its tests and users look for.
+    if (plainDir) plan.explain(40 /* ELOOP */, `${type} must be mounted on ordinary directory (${dest} is a symlink in the rootfs)`).explain(20 /* ENOTDIR */, `${type} must be mounted on ordinary directory (${dest} is not a directory in the rootfs)`);
   }
 }
 

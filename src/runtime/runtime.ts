@@ -300,6 +300,7 @@ export class Runtime {
       pidFile?.discard();
       throw e;
     }
+    this.debug('setns_init: about to exec the process (it reported ready)');
     const state: StoredState = {
       ociVersion: OCI_VERSION,
       id,
@@ -470,6 +471,7 @@ export class Runtime {
         : undefined,
     });
     const pidFile = opts.pidFile ? PidFile.prepare(resolve(opts.pidFile)) : undefined;
+    this.debug(`nsexec container setup: a native init joins ${st.id}, ${plan.steps.length} steps`);
     let launched: Launched;
     try {
       const init = startInit(opts.earlyInit, {
@@ -479,6 +481,7 @@ export class Runtime {
         spawnsHelpers: this.rootless,
       });
       launched = await init.run(plan, async (pid) => {
+        this.debug(`child process in init(): the exec'd process is pid ${pid}`);
         pidKnown();
         return { agent: agentMessage(st.config, pid, this.hookState(st, 'running')) };
       });
@@ -486,6 +489,7 @@ export class Runtime {
       pidFile?.discard();
       throw e;
     }
+    this.debug('setns_init: about to exec the process (it reported ready)');
     try {
       pidFile?.commit(launched.pid);
     } catch (e) {
@@ -555,11 +559,15 @@ export class Runtime {
     validateContainerId(id);
     await withLock(containerDir(this.root, id), () => {
       const st = readState(this.root, id);
+      // --all signals what is in the cgroup, whatever the init's state (runc too).
+      if (all && st.cgroupPath) {
+        new CgroupManager(this.cgroupLayout(), st.cgroupPath).signalAll(signal);
+        return;
+      }
       const status = this.statusOf(st);
       if (status === 'stopped') throw new StateError('container not running');
       if (all) {
-        if (st.cgroupPath) new CgroupManager(this.cgroupLayout(), st.cgroupPath).signalAll(signal);
-        else for (const pid of descendants(st.pid)) killQuietly(pid, signal);
+        for (const pid of descendants(st.pid)) killQuietly(pid, signal);
         return;
       }
       try {
