@@ -257,8 +257,9 @@ describe('a mount target swapped for a symlink while mounting stays in the rootf
 });
 
 describe('/dev/console for a terminal (CVE-2025-52565 class)', () => {
-  // script(1) now and then passes a NUL through when its stdin closes: not the container's.
-  const underPty = (cmd: string) => (spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 20000 }).stdout ?? '').replace(/\0/g, '');
+  // When its stdin closes, script(1) sends the terminal's EOF character, a
+  // NUL in raw mode, which the container's pty echoes as "^@": not the container's.
+  const underPty = (cmd: string) => (spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 20000 }).stdout ?? '').replace(/\0|\^@/g, '');
 
   it('a terminal container gets /dev/console, the pty it runs on', () => {
     const b = sb.bundle(['sh', '-c', 'stat -c "%t:%T" /dev/console "$(tty)"'], (s) => (s.process!.terminal = true));
