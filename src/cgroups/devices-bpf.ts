@@ -135,7 +135,8 @@ const jmpK = (op: number, dst: number, imm: number, target: Target): PendingInsn
 const ja = (target: Target): PendingInsn => ({ code: BPF.JMP | BPF.JA, dst: 0, src: 0, off: 0, imm: 0, target });
 const exit = (): PendingInsn => ({ code: BPF.JMP | BPF.EXIT, dst: 0, src: 0, off: 0, imm: 0 });
 
-/** Access bits of an OCI access string ("rwm" subset); absent means all. */
+/** Access bits of an OCI access string; absent means all. Letters other
+ * than r, w and m are ignored, as runc ignores them ("rwa" is "rw"). */
 export function accessBits(access: string | undefined, where = 'access'): number {
   if (access === undefined) return ACC_ALL;
   let bits = 0;
@@ -143,9 +144,15 @@ export function accessBits(access: string | undefined, where = 'access'): number
     if (ch === 'r') bits |= BPF_DEVCG_ACC_READ;
     else if (ch === 'w') bits |= BPF_DEVCG_ACC_WRITE;
     else if (ch === 'm') bits |= BPF_DEVCG_ACC_MKNOD;
-    else throw new ConfigError(`linux.resources.${where}: must be a combination of "r", "w", "m", got ${JSON.stringify(access)}`);
+    else if (!/[a-zA-Z]/.test(ch)) throw new ConfigError(`linux.resources.${where}: must be letters ("r", "w", "m"), got ${JSON.stringify(access)}`);
   }
   return bits;
+}
+
+/** The r, w and m of an access string, in the kernel's v1 form. */
+export function deviceAccess(access: string | undefined): string {
+  if (access === undefined) return 'rwm';
+  return ['r', 'w', 'm'].filter((c) => access.includes(c)).join('');
 }
 
 /** Device numbers the kernel can hand the program: majors are 12 bits and

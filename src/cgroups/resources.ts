@@ -25,7 +25,7 @@ import {
   v2Available,
   v2ControllerName,
 } from './controllers';
-import { applyDevicesV2 } from './devices-bpf'; // devices-bpf
+import { applyDevicesV2, deviceAccess } from './devices-bpf'; // devices-bpf
 import { CgroupError, errnoCode, fileExists, readOptional, readU64, strerror, U64_MAX, writeRaw, writeValue, writeValues } from './fsutil';
 import type { CgroupManager } from './manager';
 import { validateResources } from './validate';
@@ -118,7 +118,7 @@ export function deviceRuleLine(r: LinuxDeviceCgroup): string {
   const type = r.type ?? 'a';
   if (type === 'a') return 'a *:* rwm';
   const num = (n: number | undefined) => (n === undefined || n < 0 ? '*' : String(n));
-  return `${type} ${num(r.major)}:${num(r.minor)} ${r.access ?? 'rwm'}`;
+  return `${type} ${num(r.major)}:${num(r.minor)} ${deviceAccess(r.access)}`;
 }
 
 /** Every write for the v1 devices controller, in order: deny all, the spec's rules, the defaults. */

@@ -213,6 +213,8 @@ export function mergeResources(base: LinuxResources | undefined, patch: LinuxRes
     const p = dropZeros(patch.memory, ['limit', 'reservation', 'swap']);
     delete p.kernel;
     delete p.kernelTCP;
+    // As runc: lifting the memory limit without a word about swap lifts swap too.
+    if (p.limit === -1 && p.swap === undefined && b.memory?.swap !== undefined) p.swap = -1;
     out.memory = { ...b.memory, ...p };
   }
   if (patch.cpu) {

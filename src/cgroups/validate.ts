@@ -173,8 +173,8 @@ export function validateResources(res: unknown): asserts res is LinuxResources {
     int(o.major, `${p}.major`, -1);
     int(o.minor, `${p}.minor`, -1);
     if (o.access !== undefined) {
-      if (typeof o.access !== 'string' || !/^[rwm]+$/.test(o.access)) {
-        fail(`${p}.access`, `must be a non-empty combination of "r", "w", "m", got ${JSON.stringify(o.access)}`);
+      if (typeof o.access !== 'string' || !/^[a-zA-Z]+$/.test(o.access)) {
+        fail(`${p}.access`, `must be letters ("r", "w", "m"; others are ignored, as runc does), got ${JSON.stringify(o.access)}`);
       }
     }
   });

@@ -452,7 +452,8 @@ const deviceCgroup = obj(
     type: oneOf(['a', 'b', 'c', '']),
     major: i64,
     minor: i64,
-    access: pattern(/^[rwm]*$/, 'a combination of "r", "w" and "m"'),
+    // As runc: letters other than r, w and m are ignored ("rwa" is "rw").
+    access: pattern(/^[a-zA-Z]*$/, 'letters ("r", "w", "m")'),
   },
   { required: ['allow'] },
 );

@@ -6,7 +6,7 @@ import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
 import { Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
-import { isUnder, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
+import { isUnder, onProcfs, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
 import { addMountStep, addMoveMountStep } from './mount-step';
 import { checkIdmapMount, type IdmapSource } from './idmap-mount';
 import type { CgroupLayout } from '../cgroups/hierarchy';
@@ -182,7 +182,8 @@ function addMount(plan: Plan, ctx: RootfsContext, m: Mount): void {
   const dest = normDest(m.destination);
   if (dest === '/') throw new ConfigError(`config.json: mount destination "${m.destination}" cannot be the root`);
   if (dest.split('/').includes('..')) throw new ConfigError(`config.json: mount destination "${m.destination}" must not contain ".."`);
-  const refusal = procMountRefusal(dest, m.type);
+  const bindOfProc = dest === '/proc' && !!m.source && parseMountOptions(m.options).bind && onProcfs(bindSource(m.source, ctx.bundle));
+  const refusal = procMountRefusal(dest, m.type, bindOfProc);
   if (refusal) throw new ConfigError(`config.json: mount ${dest}: ${refusal}`);
   // At mount time the target is checked again as resolved: a symlink in the
   // image or in an earlier mount must not move a mount into /proc.

@@ -5,6 +5,7 @@
 // (CVE-2019-16884, CVE-2023-27561 class). Refused as runc refuses them; the
 // native init checks the resolved targets again at mount time (T.NOT_PROCFS,
 // T.PLAIN_DIR), so a symlink cannot get around these lexical rules.
+import { statfsSync } from 'node:fs';
 
 /** Files under /proc that runc lets a mount cover (lxcfs-style views). */
 const MOUNTABLE_IN_PROC = new Set([
@@ -20,14 +21,25 @@ const MOUNTABLE_IN_PROC = new Set([
   '/proc/sys/kernel/ns_last_pid',
 ]);
 
+/** Is the host path on procfs (statfs f_type 0x9fa0)? */
+export function onProcfs(path: string): boolean {
+  try {
+    return statfsSync(path).type === 0x9fa0;
+  } catch {
+    return false;
+  }
+}
+
 /** Is `path` (normalized, absolute) `dir` or inside it? */
 export function isUnder(path: string, dir: string): boolean {
   return path === dir || path.startsWith(`${dir}/`);
 }
 
-/** Why a mount of `type` on the normalized destination is refused, or undefined. */
-export function procMountRefusal(dest: string, type: string | undefined): string | undefined {
-  if (dest === '/proc') return type === 'proc' ? undefined : 'only a proc file system may be mounted on /proc';
+/** Why a mount of `type` on the normalized destination is refused, or
+ * undefined. On /proc itself a bind of another procfs is allowed, as runc
+ * allows it (the host's /proc for a container without a pid namespace). */
+export function procMountRefusal(dest: string, type: string | undefined, sourceIsProcfs = false): string | undefined {
+  if (dest === '/proc') return type === 'proc' || sourceIsProcfs ? undefined : 'only a proc file system (or a bind of one) may be mounted on /proc';
   if (isUnder(dest, '/proc') && !MOUNTABLE_IN_PROC.has(dest)) {
     return 'nothing may be mounted inside /proc except ' + [...MOUNTABLE_IN_PROC].join(', ');
   }

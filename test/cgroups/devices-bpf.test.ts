@@ -344,7 +344,7 @@ describe('generateDeviceProgram', () => {
     expect(generateDeviceProgram([...base, { allow: false, type: 'c', major: 2 ** 31, access: 'rwm' }])).toEqual(generateDeviceProgram(base));
     expect(generateDeviceProgram([...base, { allow: false, type: 'c', major: 1, minor: 2 ** 40, access: 'rwm' }])).toEqual(generateDeviceProgram(base));
     expect(() => generateDeviceProgram([{ allow: true, type: 'x', access: 'r' }])).toThrow(ConfigError);
-    expect(() => generateDeviceProgram([{ allow: true, type: 'c', access: 'rx' }])).toThrow(/devices\[0\]\.access/);
+    expect(() => generateDeviceProgram([{ allow: true, type: 'c', access: 'r-x' }])).toThrow(/devices\[0\]\.access/);
     expect(() => generateDeviceProgram([{ allow: true, type: 'c', major: -2 }])).toThrow(/devices\[0\]\.major/);
     expect(() => generateDeviceProgram([{ allow: 'yes' as unknown as boolean, type: 'c' }])).toThrow(/devices\[0\]\.allow/);
     expect(() => generateDeviceProgram(Array.from({ length: 7000 }, (_, i) => ({ allow: true, type: 'c', major: 1, minor: i, access: 'r' })))).toThrow(

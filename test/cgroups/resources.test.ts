@@ -279,7 +279,7 @@ describe('applyResources on cgroup v1', () => {
       [{ blockIO: { weight: 2000 } }, /blockIO\.weight: must be <= 1000/],
       [{ hugepageLimits: [{ pageSize: '2M', limit: 1 }] }, /pageSize: invalid page size "2M"/],
       [{ devices: [{ allow: true, type: 'x', access: 'r' }] }, /devices\[0\]\.type/],
-      [{ devices: [{ allow: true, type: 'c', access: 'rx' }] }, /devices\[0\]\.access/],
+      [{ devices: [{ allow: true, type: 'c', access: 'r-x' }] }, /devices\[0\]\.access/],
       [{ unified: { '../memory.max': '1' } }, /unified: key "\.\.\/memory\.max" must be a plain file name/],
       [{ pids: { limit: '5' } }, /pids\.limit: must be an integer/],
     ];

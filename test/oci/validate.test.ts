@@ -211,7 +211,7 @@ describe('parseConfig: invalid configs name the path', () => {
     ['device fileMode', (c) => (c.linux.devices = [{ path: '/dev/x', type: 'p', fileMode: 70000 }]), 'config.json: linux.devices[0].fileMode must be at most 65535'],
     ['sysctl value', (c) => (c.linux.sysctl = { 'net.ipv4.ip_forward': 1 }), 'config.json: linux.sysctl["net.ipv4.ip_forward"] must be a string'],
     ['cgroup device allow', (c) => (c.linux.resources = { devices: [{ access: 'rwm' }] }), 'config.json: linux.resources.devices[0].allow is required'],
-    ['cgroup device access', (c) => (c.linux.resources = { devices: [{ allow: true, access: 'rwx' }] }), /linux\.resources\.devices\[0\]\.access must be a combination/],
+    ['cgroup device access', (c) => (c.linux.resources = { devices: [{ allow: true, access: 'rw-' }] }), /linux\.resources\.devices\[0\]\.access must be letters/],
     ['memory limit string', (c) => (c.linux.resources = { memory: { limit: '1G' } }), 'config.json: linux.resources.memory.limit must be an integer'],
     ['cpu shares negative', (c) => (c.linux.resources = { cpu: { shares: -2 } }), 'config.json: linux.resources.cpu.shares must be a non-negative integer'],
     ['pids without limit', (c) => (c.linux.resources = { pids: {} }), 'config.json: linux.resources.pids.limit is required'],

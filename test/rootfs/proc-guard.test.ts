@@ -6,6 +6,7 @@ describe('procMountRefusal', () => {
     expect(procMountRefusal('/proc', 'proc')).toBeUndefined();
     expect(procMountRefusal('/proc', 'tmpfs')).toMatch(/only a proc/);
     expect(procMountRefusal('/proc', 'bind')).toMatch(/only a proc/);
+    expect(procMountRefusal('/proc', 'none', true)).toBeUndefined(); // a bind of a procfs, as runc allows
     expect(procMountRefusal('/proc/uptime', 'bind')).toBeUndefined();
     expect(procMountRefusal('/proc/sys', 'bind')).toMatch(/nothing may be mounted inside \/proc/);
     expect(procMountRefusal('/proc/1', 'tmpfs')).toMatch(/inside \/proc/);
