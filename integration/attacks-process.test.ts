@@ -168,7 +168,7 @@ describe('hooks', () => {
     });
     expect(r.stdout).toBe('');
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/error running startContainer hook #0 \(\/bin\/sh\): exit status 3/);
+    expect(r.stderr).toMatch(/error running hook: startContainer hook #0 \(\/bin\/sh\): exit status 3/);
     expect(r.stderr).not.toMatch(/No child processes/);
   });
 });

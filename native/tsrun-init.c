@@ -770,18 +770,18 @@ static void __attribute__((noreturn)) hook_failed_late(const char *label, int er
 	int n;
 	/* "error running hook" as runc words it (clients and its tests look for it). */
 	if (err == ETIMEDOUT) {
-		n = snprintf(buf, sizeof(buf), "tsrun-init: error running %s: timed out after %llus\n", label, (unsigned long long)timeout_s);
+		n = snprintf(buf, sizeof(buf), "tsrun-init: error running hook: %s: timed out after %llus\n", label, (unsigned long long)timeout_s);
 	} else if (err == ECHILD && WIFEXITED(ws)) {
-		n = snprintf(buf, sizeof(buf), "tsrun-init: error running %s: exit status %d\n", label, WEXITSTATUS(ws));
+		n = snprintf(buf, sizeof(buf), "tsrun-init: error running hook: %s: exit status %d\n", label, WEXITSTATUS(ws));
 	} else if (err == ECHILD && WIFSIGNALED(ws)) {
 		char name[64];
 		snprintf(name, sizeof(name), "%s", strsignal(WTERMSIG(ws)));
 		for (char *p = name; *p; p++)
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p - 'A' + 'a');
-		n = snprintf(buf, sizeof(buf), "tsrun-init: error running %s: killed by signal %d (%s)\n", label, WTERMSIG(ws), name);
+		n = snprintf(buf, sizeof(buf), "tsrun-init: error running hook: %s: killed by signal %d (%s)\n", label, WTERMSIG(ws), name);
 	} else {
-		n = snprintf(buf, sizeof(buf), "tsrun-init: error running %s: %s\n", label, strerror(err));
+		n = snprintf(buf, sizeof(buf), "tsrun-init: error running hook: %s: %s\n", label, strerror(err));
 	}
 	if (n > 0 && write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1) < 0) {
 	}
