@@ -74,6 +74,20 @@ describe('seccomp', () => {
     expect(r.code).toBe(0);
   });
 
+  it('a profile written for runc (no openat2) without no_new_privs still starts: the working directory falls back to chdir(2)', () => {
+    // runtime-tools' profiles are like this: the filter is loaded before the
+    // identity change and the working directory, and refuses openat2 (EPERM).
+    const b = sb.bundle(['sh', '-c', 'pwd'], (s) => {
+      s.root!.readonly = false;
+      s.process!.noNewPrivileges = false;
+      s.process!.cwd = '/tmp';
+      s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['openat2'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
+    });
+    const r = sb.run(b);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/tmp\n');
+  });
+
   it('a profile that does not allow close_range, without no_new_privs, still starts (fds are handled before the filter)', () => {
     const b = withSeccomp(['echo', 'started'], { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['close_range'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }, false);
     const r = sb.run(b);

@@ -1006,6 +1006,29 @@ static int open_checked(const char *path, int flags, uint64_t magic)
 	return fd < 0 ? -err : fd;
 }
 
+/* chdir without following a magic link (/proc/self/fd/N, CVE-2024-21626).
+ * A seccomp profile written for runc may refuse openat2 (EPERM, ENOSYS): then
+ * chdir(2) as runc does, and refuse a working directory outside our root
+ * (the kernel's getcwd marks it "(unreachable)"), as runc checks too. */
+static int chdir_checked(const char *path)
+{
+	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+	int dfd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (dfd >= 0) {
+		int r = fchdir(dfd) < 0 ? -errno : 0;
+		close(dfd);
+		return r;
+	}
+	if (errno != EPERM && errno != ENOSYS)
+		return -errno;
+	if (chdir(path) < 0)
+		return -errno;
+	char buf[4096];
+	if (syscall(SYS_getcwd, buf, sizeof(buf)) >= 0 && buf[0] != '/')
+		return -EXDEV;
+	return 0;
+}
+
 #define PROPAGATION_FLAGS (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
 /* tmpcopyup: what the target directory held goes into the detached mount. */
@@ -1853,12 +1876,7 @@ int main(int argc, char **argv)
 			uint64_t mode = get_u64(&c);
 			if (c.bad || (mode == 2 && !chdir_put_off))
 				break;
-			struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
-			int dfd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-			if (dfd < 0 || fchdir(dfd) < 0)
-				r = -errno;
-			if (dfd >= 0)
-				close(dfd);
+			r = chdir_checked(path);
 			if (mode == 1 && (r == -EACCES || r == -EPERM)) {
 				chdir_put_off = 1;
 				r = 0;
