@@ -593,7 +593,7 @@ function globalHelp(): string {
     `   ${pkgVersion}`,
     '',
     'COMMANDS:',
-    ...COMMANDS.map((c) => `   ${c.name.padEnd(10)}${c.usage}`),
+    ...COMMANDS.map((c) => `   ${c.name.padEnd(Math.max(...COMMANDS.map((d) => d.name.length)) + 3)}${c.usage}`),
     '',
     'GLOBAL OPTIONS:',
     ...GLOBAL_FLAGS.filter((f) => !f.hidden).map((f) => `   --${f.name}${f.kind === 'bool' ? '' : ' value'}`.padEnd(28) + f.usage),
