@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../src/oci/types';
+import { prng } from '../test/prng';
 import { Sandbox, TSRUN } from './helpers';
 
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
@@ -17,17 +18,6 @@ const CASES = Number(process.env.TSRUN_DIFF_CASES ?? 40);
 const sb = new Sandbox('differential');
 afterAll(() => sb.cleanup());
 
-/** mulberry32: small, seeded, reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SYS_CHROOT', 'CAP_AUDIT_WRITE', 'CAP_SYS_ADMIN', 'CAP_MKNOD'];
 
@@ -45,7 +35,7 @@ const PROBE = [
 
 /** A variation of the test bundle's config, decided by the seed. */
 function variation(seed: number): (s: Spec) => void {
-  const r = rng(seed);
+  const r = prng(seed);
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const subset = (xs: readonly string[]) => xs.filter(() => r() < 0.4);
   return (s) => {

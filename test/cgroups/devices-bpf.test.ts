@@ -16,6 +16,7 @@ import { applyResources, DEFAULT_DEVICE_RULES } from '../../src/cgroups/resource
 import { ConfigError } from '../../src/errors';
 import type { LinuxDeviceCgroup } from '../../src/oci/types';
 import { fakeHost, type FakeHost, V2_FILES } from './fakefs';
+import { prng } from '../prng';
 
 // Keep the real generator, but record what resources.ts hands to the kernel side.
 vi.mock('../../src/cgroups/devices-bpf', async (importOriginal) => {
@@ -203,17 +204,6 @@ function compareAll(rules: readonly LinuxDeviceCgroup[], majors = MAJORS, minors
   return n;
 }
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('generateDeviceProgram', () => {
   it('encodes struct bpf_insn: code, dst in the low nibble, src in the high one, s16 off, s32 imm', () => {
