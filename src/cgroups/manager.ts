@@ -54,22 +54,23 @@ export class CgroupManager {
     for (const { dir } of this.dirs()) writeFileSync(join(dir, 'cgroup.procs'), `${pid}\n`);
   }
 
-  /** The pids in the container's cgroup and the cgroups below it (from the
-   * first hierarchy that has it), as `runc ps` and `kill --all` see them. */
-  pids(): number[] {
+  /** The pids in the container's cgroup and (unless `below` is false) the
+   * cgroups under it, from the first hierarchy that has it, as `runc ps`
+   * and `kill --all` see them. */
+  pids(below = true): number[] {
     const preferred = [...this.dirs()].sort((a, b) => rank(a.h) - rank(b.h));
     for (const { dir } of preferred) {
       if (!existsSync(dir)) continue;
       const out: number[] = [];
-      collectPids(dir, out);
+      collectPids(dir, out, below ? 0 : MAX_DEPTH + 1);
       return out;
     }
     return [];
   }
 
-  /** Sends a signal to every process in the cgroup, sub-cgroups included. */
-  signalAll(signal: number): void {
-    for (const pid of this.pids()) {
+  /** Sends a signal to every process in the cgroup (and, unless `below` is false, its sub-cgroups). */
+  signalAll(signal: number, below = true): void {
+    for (const pid of this.pids(below)) {
       try {
         process.kill(pid, signal);
       } catch {
@@ -81,7 +82,9 @@ export class CgroupManager {
   /** Kills whatever is left and removes the directories (children first). */
   async destroy(): Promise<void> {
     for (let attempt = 0; attempt < 250; attempt++) {
-      this.signalAll(9);
+      // Sub-cgroups are looked into only once a removal found the tree busy:
+      // the usual container has none, and delete runs on every `run`.
+      this.signalAll(9, attempt > 0);
       let busy = false;
       for (const { dir } of this.dirs()) {
         try {
@@ -102,13 +105,16 @@ export class CgroupManager {
   }
 }
 
+const MAX_DEPTH = 32;
+
+/** cgroup.procs of dir and, down to MAX_DEPTH levels, of the cgroups below. */
 function collectPids(dir: string, out: number[], depth = 0): void {
   try {
     for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line) out.push(Number(line));
   } catch {
     return; // removed meanwhile
   }
-  if (depth > 32) return;
+  if (depth > MAX_DEPTH) return;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory()) collectPids(join(dir, entry.name), out, depth + 1);
   }

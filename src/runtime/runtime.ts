@@ -7,7 +7,7 @@ import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { subCgroupTargets } from '../cgroups/sub-cgroup';
 import { readCgroupLayout, type CgroupLayout } from '../cgroups/hierarchy';
 import { applyResources } from '../cgroups/resources';
-import { isLenient as lenientAnnotation } from '../oci/annotations';
+import { isLenient } from '../oci/annotations';
 import { freeze, isFrozen, thaw } from '../cgroups/freezer';
 import { readStats, type Stats } from '../cgroups/stats';
 import { oomKillCount } from '../cgroups/oom';
@@ -327,10 +327,10 @@ export class Runtime {
       });
       writeState(dir, state);
       if (this.setUpCgroup(cg, spec)) {
-        checkPreexistingCgroup(cg, this.warn);
+        if (cgroupExisted) checkPreexistingCgroup(cg, this.warn);
         // Device rules are linux.resources.devices and the defaults only: a
         // node in linux.devices is not allowed by being listed (as runc).
-        applyResources(cg, spec.linux?.resources, { warn: this.warn, lenient: isLenient(spec), skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
+        applyResources(cg, spec.linux?.resources, { warn: this.warn, lenient: isLenient(spec.annotations), skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
       } else {
         state.cgroupPath = '';
         ({ plan, idmapSources } = planFor(undefined));
@@ -651,7 +651,7 @@ export class Runtime {
       const status = this.statusOf(st);
       if (status === 'stopped' || status === 'creating') throw new StateError(`cannot update a ${status} container`);
       const merged = mergeResources(st.config.linux?.resources, patch);
-      applyResources(this.cgroupOf(st), merged, { warn: this.warn, lenient: isLenient(st.config), update: true });
+      applyResources(this.cgroupOf(st), merged, { warn: this.warn, lenient: isLenient(st.config.annotations), update: true });
       st.config.linux = { ...(st.config.linux ?? {}), resources: merged };
       writeState(dir, st);
     });
@@ -696,11 +696,6 @@ function checkPreexistingCgroup(cg: CgroupManager, warn: (msg: string) => void):
   if (isFrozen(cg)) throw new StateError(`container's cgroup unexpectedly frozen (${cg.path}); thaw it or choose another linux.cgroupsPath`);
   const n = cg.pids().length;
   if (n > 0) warn(`container's cgroup is not empty: ${n} process(es) found`);
-}
-
-/** Has the config opted in to running without settings the host lacks? */
-function isLenient(spec: Spec): boolean {
-  return lenientAnnotation(spec.annotations);
 }
 
 /** Does this container ask for a network (flag or annotation)? */
