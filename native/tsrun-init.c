@@ -168,6 +168,12 @@ static char *agent_payload;
 static size_t agent_payload_len;
 static const char *exec_path; /* chosen by OP_EXEC_CHECK */
 
+/* Does the plan's slot number name a slot that holds an fd? */
+static int slot_open(uint64_t slot)
+{
+	return slot < MAX_SLOTS && slots[slot] >= 0;
+}
+
 /* ---------- plan decoding ---------- */
 
 struct cursor {
@@ -958,7 +964,7 @@ static int do_mask(int target, int null_slot)
 	if (fstat(target, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode)) {
-		if (null_slot < 0 || null_slot >= MAX_SLOTS || slots[null_slot] < 0)
+		if (null_slot < 0 || !slot_open(null_slot))
 			return -EBADF;
 		/* The slot holds a detached bind of the null device made before
 		 * pivot_root: the first mask attaches it, later ones clone it
@@ -1309,7 +1315,7 @@ int main(int argc, char **argv)
 			uint64_t relay_mode = get_u64(&c);
 			uint64_t cg_slot = get_u64(&c);
 			uint64_t relay_ignore = get_u64(&c); /* signals the relay ignores */
-			if (c.bad || (cg_slot != NO_SLOT && (cg_slot >= MAX_SLOTS || slots[cg_slot] < 0))) {
+			if (c.bad || (cg_slot != NO_SLOT && !slot_open(cg_slot))) {
 				c.bad = 1;
 				break;
 			}
@@ -1433,7 +1439,7 @@ int main(int argc, char **argv)
 			uint64_t slot = get_u64(&c);
 			uint64_t type = get_u64(&c);
 			uint64_t major = get_u64(&c), minor = get_u64(&c);
-			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+			if (c.bad || !slot_open(slot)) {
 				c.bad = 1;
 				break;
 			}
@@ -1448,7 +1454,7 @@ int main(int argc, char **argv)
 			/* The slot's fd becomes a detached copy of the mount it is
 			 * on (a file or directory bind), usable after pivot_root. */
 			uint64_t slot = get_u64(&c);
-			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+			if (c.bad || !slot_open(slot)) {
 				c.bad = 1;
 				break;
 			}
@@ -1587,7 +1593,7 @@ int main(int argc, char **argv)
 			uint64_t timeout = get_u64(&c);
 			const char *label = get_str(&c, NULL);
 			uint64_t cwd_slot = get_u64(&c); /* the hook's working directory, or NO_SLOT */
-			if (c.bad || (cwd_slot != NO_SLOT && (cwd_slot >= MAX_SLOTS || slots[cwd_slot] < 0))) {
+			if (c.bad || (cwd_slot != NO_SLOT && !slot_open(cwd_slot))) {
 				c.bad = 1;
 				break;
 			}
@@ -1603,7 +1609,7 @@ int main(int argc, char **argv)
 			 * single-threaded process without the global lock (and RCU
 			 * wait) a write of a pid to cgroup.procs takes. */
 			uint64_t slot = get_u64(&c);
-			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+			if (c.bad || !slot_open(slot)) {
 				c.bad = 1;
 				break;
 			}
@@ -1643,7 +1649,7 @@ int main(int argc, char **argv)
 			/* One namespace of the pidfd's process; the pidfd stays for the next. */
 			uint64_t slot = get_u64(&c);
 			int nstype = (int)get_u64(&c);
-			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+			if (c.bad || !slot_open(slot)) {
 				c.bad = 1;
 				break;
 			}
@@ -1655,7 +1661,7 @@ int main(int argc, char **argv)
 			/* Signal 0 through the pidfd: fails (ESRCH) once the process has
 			 * exited, so what was opened by its pid before was still its. */
 			uint64_t slot = get_u64(&c);
-			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+			if (c.bad || !slot_open(slot)) {
 				c.bad = 1;
 				break;
 			}
@@ -1669,7 +1675,7 @@ int main(int argc, char **argv)
 		case OP_CHROOT_SLOT: {
 			/* Into a directory opened earlier (another process's root). */
 			uint64_t slot = get_u64(&c);
-			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+			if (c.bad || !slot_open(slot)) {
 				c.bad = 1;
 				break;
 			}
@@ -1906,7 +1912,7 @@ int main(int argc, char **argv)
 			uint64_t slot = get_u64(&c);
 			unsigned long flags = (unsigned long)get_u64(&c);
 			unsigned tflags = (unsigned)get_u64(&c);
-			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+			if (c.bad || !slot_open(slot)) {
 				c.bad = 1;
 				break;
 			}
@@ -2050,7 +2056,7 @@ int main(int argc, char **argv)
 			/* Hand the seccomp listener to the agent: the runtime's message
 			 * (container state) as data, the fd as SCM_RIGHTS. */
 			uint64_t sock_slot = get_u64(&c);
-			if (c.bad || sock_slot >= MAX_SLOTS || slots[sock_slot] < 0 || slots[LISTENER_SLOT] < 0) {
+			if (c.bad || !slot_open(sock_slot) || slots[LISTENER_SLOT] < 0) {
 				c.bad = 1;
 				break;
 			}
@@ -2070,7 +2076,7 @@ int main(int argc, char **argv)
 			unsigned tflags = (unsigned)get_u64(&c);
 			struct mount_opts o;
 			get_mount_opts(&c, &o);
-			if (c.bad || slot >= MAX_SLOTS || slots[slot] < 0) {
+			if (c.bad || !slot_open(slot)) {
 				c.bad = 1;
 				break;
 			}
