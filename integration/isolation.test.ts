@@ -259,6 +259,17 @@ describe('mounts', () => {
     for (const m of mi) expect(m.mountPoint, `unexpected mount ${m.mountPoint}`).toMatch(allowed);
   });
 
+  it('rootfsPropagation "shared": pivot_root works (the mount holding the rootfs is made private first) and / is shared inside', () => {
+    const b = sb.bundle(['cat', '/proc/self/mountinfo'], (s) => {
+      s.linux!.rootfsPropagation = 'shared';
+    });
+    const r = sb.run(b);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const root = r.stdout.split('\n').find((l) => l.split(' ')[4] === '/');
+    expect(root, r.stdout).toMatch(/ shared:\d+ /);
+  });
+
   it('a read-only root refuses writes, but a tmpfs on /tmp is writable', () => {
     const r = sh('touch /x; touch /tmp/y && echo tmp-ok', (s) => {
       s.mounts!.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] });

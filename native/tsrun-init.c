@@ -98,11 +98,9 @@ enum op {
 	OP_PERSONALITY = 37,
 	OP_SET_ROOT = 38,
 	OP_MKFIFO = 39,
-	OP_SETPGID_FG = 41,
 	OP_KEYRING = 42,
 	OP_MKDIR = 43,
 	OP_CHROOT = 44,
-	OP_PRIVATE_PARENT = 45,
 	OP_SCHED = 46,
 	OP_IOPRIO = 47,
 	OP_AFFINITY = 48,
@@ -1488,23 +1486,15 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OP_MKNOD: {
-			const char *path = get_str(&c, NULL);
+			/* Made in its parent directory, resolved inside the root. */
+			const char *dir = get_str(&c, NULL);
+			const char *name = get_str(&c, NULL);
 			mode_t mode = (mode_t)get_u64(&c);
 			dev_t dev = (dev_t)get_u64(&c);
 			uid_t uid = (uid_t)get_u64(&c);
 			gid_t gid = (gid_t)get_u64(&c);
 			if (c.bad)
 				break;
-			/* Create it in its (resolved) parent directory. */
-			const char *slash = strrchr(path, '/');
-			char dir[4096];
-			size_t dl = slash ? (size_t)(slash - path) : 0;
-			if (dl >= sizeof(dir)) {
-				r = -ENAMETOOLONG;
-				break;
-			}
-			memcpy(dir, path, dl);
-			dir[dl] = '\0';
 			int dfd = resolve_in_root(slots[ROOT_SLOT], dir, T_MKDIR | T_FOLLOW_DANGLING);
 			if (dfd < 0) {
 				r = dfd;
@@ -1517,7 +1507,11 @@ int main(int argc, char **argv)
 				r = -errno;
 				break;
 			}
-			const char *name = slash ? slash + 1 : path;
+			if (strchr(name, '/')) { /* the runtime split the path: a name is one component */
+				close(real);
+				r = -EINVAL;
+				break;
+			}
 			unlinkat(real, name, 0);
 			if (mknodat(real, name, mode, dev) < 0 || fchownat(real, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    fchmodat(real, name, mode & 07777, 0) < 0)
@@ -1974,31 +1968,6 @@ int main(int argc, char **argv)
 				r = -errno;
 			break;
 		}
-		case OP_PRIVATE_PARENT: {
-			/* pivot_root refuses a new root whose parent mount is shared:
-			 * make the mount that holds the rootfs private. It is the
-			 * nearest ancestor that is a mount point, the first one for
-			 * which MS_PRIVATE does not fail with EINVAL. */
-			const char *root = get_str(&c, NULL);
-			if (c.bad)
-				break;
-			char p[4096];
-			snprintf(p, sizeof(p), "%s", root);
-			for (;;) {
-				if (mount(NULL, p, NULL, MS_PRIVATE, NULL) == 0)
-					break;
-				if (errno != EINVAL || strcmp(p, "/") == 0) {
-					r = -errno;
-					break;
-				}
-				char *slash = strrchr(p, '/');
-				if (slash == p)
-					p[1] = '\0';
-				else
-					*slash = '\0';
-			}
-			break;
-		}
 		case OP_SCHED: {
 			/* struct sched_attr, filled by the runtime */
 			struct {
@@ -2106,11 +2075,6 @@ int main(int argc, char **argv)
 				close(sfd);
 			break;
 		}
-		case OP_SETPGID_FG:
-			/* Foreground on the inherited terminal without a new session. */
-			if (setpgid(0, 0) < 0)
-				r = -errno;
-			break;
 		case OP_CLOSE_FDS: {
 			unsigned from = (unsigned)get_u64(&c);
 			if (c.bad)

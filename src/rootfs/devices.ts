@@ -41,7 +41,9 @@ export function addDeviceSteps(plan: Plan, spec: Spec, userns: boolean): void {
     const kind = d.type === 'b' ? S_IFBLK : d.type === 'p' ? S_IFIFO : S_IFCHR;
     const mode = kind | ((d.fileMode ?? 0o666) & 0o7777);
     const dev = d.type === 'p' ? 0n : makedev(d.major ?? 0, d.minor ?? 0);
-    plan.add(Op.MKNOD, `create device ${d.path}`, str(d.path), u64(mode), u64(dev), u64(d.uid ?? 0), u64(d.gid ?? 0));
+    // Made in its parent directory, resolved (and created) inside the root.
+    const slash = d.path.lastIndexOf('/');
+    plan.add(Op.MKNOD, `create device ${d.path}`, str(d.path.slice(0, slash)), str(d.path.slice(slash + 1)), u64(mode), u64(dev), u64(d.uid ?? 0), u64(d.gid ?? 0));
   }
 }
 

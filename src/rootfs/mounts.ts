@@ -1,11 +1,12 @@
 // config.json's root, mounts, devices, masked and read-only paths, turned
 // into plan steps. Every mount target is resolved by the native side inside
 // the rootfs (openat2 RESOLVE_IN_ROOT), so symlinks cannot lead to the host.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
 import { Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
+import { mountPointHolding, parseMountInfo } from './mountinfo';
 import { isUnder, onProcfs, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
 import { addMountStep, addMoveMountStep } from './mount-step';
 import { checkIdmapMount, type IdmapSource } from './idmap-mount';
@@ -103,7 +104,11 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
   const wanted = rootProp ? PROPAGATION[rootProp]! : MS_SLAVE;
   const propFlag = (wanted === MS_UNBINDABLE ? MS_PRIVATE : wanted) | MS_REC;
   addMountStep(plan, `make / ${rootProp ?? 'slave'} (rootfsPropagation)`, { source: '', target: '/', flags: propFlag, tflags: 0 });
-  if (propFlag & MS_SHARED) plan.add(Op.PRIVATE_PARENT, `make the mount holding ${rootfs} private (pivot_root refuses a shared parent)`, str(rootfs));
+  if (propFlag & MS_SHARED) {
+    // pivot_root refuses a new root whose parent mount is shared.
+    const holder = mountPointHolding(parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')), realpathSync(rootfs));
+    addMountStep(plan, `make the mount holding ${rootfs} (${holder}) private (pivot_root refuses a shared parent)`, { source: '', target: holder, flags: MS_PRIVATE, tflags: 0 });
+  }
   addMountStep(plan, `bind mount the rootfs ${rootfs} onto itself`, { source: rootfs, target: rootfs, flags: MS_BIND | MS_REC, tflags: 0 });
   plan.add(Op.SET_ROOT, `open the rootfs ${rootfs}`, str(rootfs));
   if ((spec.linux?.maskedPaths?.length ?? 0) > 0) addNullDevice(plan);

@@ -5,6 +5,7 @@
 // (CVE-2019-16884, CVE-2023-27561 class). Refused as runc refuses them; the
 // native init checks the resolved targets again at mount time (T.NOT_PROCFS,
 // T.PLAIN_DIR), so a symlink cannot get around these lexical rules.
+import { parseMountInfo } from './mountinfo';
 import { statfsSync } from 'node:fs';
 
 /** Files under /proc that runc lets a mount cover (lxcfs-style views). */
@@ -51,22 +52,7 @@ export function procMountRefusal(dest: string, type: string | undefined, sourceI
  * namespace unless hidden, and their presence lets a nested user namespace
  * mount a fresh procfs or sysfs without the container's masks. */
 export function unmountsBeforeMoveRoot(mountinfo: string, rootfs: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fields = line.slice(0, sep).split(' ');
-    const fstype = line.slice(sep + 3).split(' ')[0];
-    const root = fields[3];
-    const mountpoint = unescapeMountinfo(fields[4] ?? '');
-    if (root !== '/' || (fstype !== 'proc' && fstype !== 'sysfs')) continue;
-    if (isUnder(mountpoint, rootfs)) continue;
-    out.push(mountpoint);
-  }
-  return out;
-}
-
-/** mountinfo writes space, tab, newline and backslash as octal escapes. */
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+  return parseMountInfo(mountinfo)
+    .filter((m) => m.root === '/' && (m.fstype === 'proc' || m.fstype === 'sysfs') && !isUnder(m.mountPoint, rootfs))
+    .map((m) => m.mountPoint);
 }
