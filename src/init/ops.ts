@@ -225,17 +225,13 @@ export interface FieldLayout {
   optional: boolean;
 }
 
-const layouts = new Map<string, FieldLayout[]>();
+const LAYOUTS = Object.fromEntries(
+  Object.entries(OPS).map(([op, spec]) => [
+    op,
+    Object.entries(spec.fields as Record<string, FieldSpec>).map(([name, f]) => ({ name, type: f.replace('?', '') as FieldType, optional: f.endsWith('?') })),
+  ]),
+) as Record<OpName, FieldLayout[]>;
 
 export function layoutOf(op: OpName): FieldLayout[] {
-  let l = layouts.get(op);
-  if (!l) {
-    l = Object.entries(OPS[op].fields as Record<string, FieldSpec>).map(([name, spec]) => ({
-      name,
-      type: spec.replace('?', '') as FieldType,
-      optional: spec.endsWith('?'),
-    }));
-    layouts.set(op, l);
-  }
-  return l;
+  return LAYOUTS[op];
 }

@@ -3,7 +3,7 @@
 // (where mknod is not allowed), and the standard symlinks.
 import { ConfigError } from '../errors';
 import type { LinuxDevice, Spec } from '../oci/types';
-import { Op, type Plan, str, T, u64 } from '../runtime/plan';
+import { type Plan, T } from '../runtime/plan';
 import { MS_BIND } from './options';
 import { addMountStep } from './mount-step';
 
@@ -43,7 +43,7 @@ export function addDeviceSteps(plan: Plan, spec: Spec, userns: boolean): void {
     const dev = d.type === 'p' ? 0n : makedev(d.major ?? 0, d.minor ?? 0);
     // Made in its parent directory, resolved (and created) inside the root.
     const slash = d.path.lastIndexOf('/');
-    plan.add(Op.MKNOD, `create device ${d.path}`, str(d.path.slice(0, slash)), str(d.path.slice(slash + 1)), u64(mode), u64(dev), u64(d.uid ?? 0), u64(d.gid ?? 0));
+    plan.add('mknod', `create device ${d.path}`, { dir: d.path.slice(0, slash), name: d.path.slice(slash + 1), mode, dev, uid: d.uid ?? 0, gid: d.gid ?? 0 });
   }
 }
 
@@ -57,5 +57,5 @@ export function addDevSymlinkSteps(plan: Plan): void {
     ['pts/ptmx', '/dev/ptmx'],
   ];
   // What the image already has there stays (as with runc).
-  for (const [target, link] of links) plan.add(Op.SYMLINK, `symlink ${link} -> ${target}`, str(target), str(link), u64(1));
+  for (const [target, link] of links) plan.add('symlink', `symlink ${link} -> ${target}`, { target, link, existOk: 1 });
 }

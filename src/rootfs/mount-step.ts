@@ -1,5 +1,5 @@
 // The MOUNT and MOVE_MOUNT steps, typed: one place that knows their fields.
-import { NO_SLOT, Op, type Plan, str, u64 } from '../runtime/plan';
+import { NO_SLOT, type Plan } from '../runtime/plan';
 
 /** What a mount step does to its new mount besides making it. The native
  * init applies these to the new mount's own fd, never by looking the
@@ -31,15 +31,11 @@ export interface MountStep extends MountOptions {
   tflags: number;
 }
 
-function optionFields(o: MountOptions) {
-  return [u64(o.remount ?? 0), u64(o.recSet ?? 0), u64(o.recClear ?? 0), u64(o.propagation ?? 0), u64(o.keepSlot ?? NO_SLOT), u64(o.sourceSlot ?? NO_SLOT)];
-}
-
 export function addMountStep(plan: Plan, what: string, m: MountStep): Plan {
-  return plan.add(Op.MOUNT, what, str(m.source), str(m.target), str(m.fstype ?? ''), u64(m.flags), str(m.data ?? ''), u64(m.tflags), ...optionFields(m));
+  return plan.add('mount', what, m);
 }
 
 /** A detached mount the runtime passed in `slot` (id-mapped) onto target. */
 export function addMoveMountStep(plan: Plan, what: string, m: MountOptions & { slot: number; target: string; tflags: number }): Plan {
-  return plan.add(Op.MOVE_MOUNT, what, u64(m.slot), str(m.target), u64(m.tflags), ...optionFields(m));
+  return plan.add('moveMount', what, m);
 }

@@ -5,7 +5,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
-import { Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
+import { type Plan, Slot, T } from '../runtime/plan';
 import { mountPointHolding, parseMountInfo } from './mountinfo';
 import { isUnder, onProcfs, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
 import { addMountStep, addMoveMountStep } from './mount-step';
@@ -63,7 +63,7 @@ export function addHostSourceClones(plan: Plan, spec: Spec, bundle: string): Map
     const slot = Slot.SOURCE + slots.size;
     if (slot >= Slot.SOURCE_END) throw new ConfigError(`config.json: at most ${Slot.SOURCE_END - Slot.SOURCE} bind mounts are supported with a user namespace`);
     const src = bindSource(m.source, bundle);
-    plan.add(Op.CLONE_TREE, `open the bind mount source ${src}`, str(src), u64(slot), u64(o.recursive ? 1 : 0));
+    plan.add('cloneTree', `open the bind mount source ${src}`, { path: src, slot, recursive: o.recursive ? 1 : 0 });
     slots.set(m, slot);
   }
   return slots;
@@ -110,7 +110,7 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
     addMountStep(plan, `make the mount holding ${rootfs} (${holder}) private (pivot_root refuses a shared parent)`, { source: '', target: holder, flags: MS_PRIVATE, tflags: 0 });
   }
   addMountStep(plan, `bind mount the rootfs ${rootfs} onto itself`, { source: rootfs, target: rootfs, flags: MS_BIND | MS_REC, tflags: 0 });
-  plan.add(Op.SET_ROOT, `open the rootfs ${rootfs}`, str(rootfs));
+  plan.add('setRoot', `open the rootfs ${rootfs}`, { path: rootfs });
   if ((spec.linux?.maskedPaths?.length ?? 0) > 0) addNullDevice(plan);
 
   const mounts = spec.mounts ?? [];
@@ -125,13 +125,13 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
     // sysfs there would let a nested user namespace mount a fresh, unmasked
     // one (the kernel checks every mount of the namespace). runc hides them too.
     for (const path of unmountsBeforeMoveRoot(readFileSync('/proc/self/mountinfo', 'utf8'), rootfs)) {
-      plan.add(Op.UMOUNT, `hide the host's ${path} from the container (--no-pivot)`, str(path), u64(1));
+      plan.add('umount', `hide the host's ${path} from the container (--no-pivot)`, { path, cover: 1 });
     }
-    plan.add(Op.MOVE_ROOT, `move the rootfs to / (--no-pivot)`, str(rootfs));
+    plan.add('moveRoot', `move the rootfs to / (--no-pivot)`, { root: rootfs });
   } else {
-    plan.add(Op.PIVOT_ROOT, `pivot_root into ${rootfs}`, str(rootfs));
+    plan.add('pivotRoot', `pivot_root into ${rootfs}`, { root: rootfs });
   }
-  plan.add(Op.SET_ROOT, 'open the new root', str('/'));
+  plan.add('setRoot', 'open the new root', { path: '/' });
   if (!devIsBound) addDevSymlinkSteps(plan);
   // A private /: propagation settings are for the container's own mounts.
   if (rootProp) addMountStep(plan, `make / ${rootProp}`, { source: '', target: '/', flags: PROPAGATION[rootProp]! | MS_REC, tflags: 0 });
@@ -141,7 +141,7 @@ export function addRootfsSteps(plan: Plan, ctx: RootfsContext, beforePivot: (pla
  * read-only and masked paths, read-only root. */
 export function addRootfsFinishSteps(plan: Plan, spec: Spec, readonlyLater: ReadonlyLater[]): void {
   for (const r of readonlyLater) {
-    plan.add(Op.REMOUNT_SLOT, `remount ${r.dest} read-only`, u64(r.slot), u64(r.flags), u64(T.KEEP_LOCKED));
+    plan.add('remountSlot', `remount ${r.dest} read-only`, { slot: r.slot, flags: r.flags, tflags: T.KEEP_LOCKED });
   }
   for (const p of spec.linux?.readonlyPaths ?? []) {
     const flags = T.IN_ROOT | T.IGNORE_ENOENT;
@@ -155,10 +155,10 @@ export function addRootfsFinishSteps(plan: Plan, spec: Spec, readonlyLater: Read
   }
   // A missing path is fine (as with runc): there is nothing to hide.
   for (const p of spec.linux?.maskedPaths ?? []) {
-    plan.add(Op.MASK, `mask ${p} (maskedPaths)`, str(p), u64(Slot.NULLDEV), u64(T.IGNORE_ENOENT));
+    plan.add('mask', `mask ${p} (maskedPaths)`, { path: p, nullSlot: Slot.NULLDEV, tflags: T.IGNORE_ENOENT });
   }
   if (spec.root?.readonly) {
-    plan.add(Op.REMOUNT, 'remount the root read-only (root.readonly)', str('/'), u64(MS_RDONLY), u64(0));
+    plan.add('remount', 'remount the root read-only (root.readonly)', { target: '/', flags: MS_RDONLY, tflags: 0 });
   }
 }
 
@@ -166,10 +166,10 @@ export function addRootfsFinishSteps(plan: Plan, spec: Spec, readonlyLater: Read
  * pivot and checked to be char 1:3, never whatever the container's
  * /dev/null is (CVE-2025-31133 class). */
 function addNullDevice(plan: Plan): void {
-  plan.add(Op.OPEN_PATH, 'open the null device for masked paths', str('/dev/null'), u64(Slot.NULLDEV), u64(0o10000000 /* O_PATH */));
-  plan.add(Op.EXPECT_DEV, 'check that /dev/null is the null device', u64(Slot.NULLDEV), u64(S_IFCHR), u64(1), u64(3));
+  plan.add('openPath', 'open the null device for masked paths', { path: '/dev/null', slot: Slot.NULLDEV, flags: 0o10000000 /* O_PATH */ });
+  plan.add('expectDev', 'check that /dev/null is the null device', { slot: Slot.NULLDEV, type: S_IFCHR, major: 1, minor: 3 });
   plan.explain(19 /* ENODEV */, '/dev/null is not the null character device (1:3)');
-  plan.add(Op.CLONE_MOUNT, 'keep a bind of the null device for masked paths', u64(Slot.NULLDEV));
+  plan.add('cloneMount', 'keep a bind of the null device for masked paths', { slot: Slot.NULLDEV });
 }
 
 const S_IFCHR = 0o020000;
@@ -286,7 +286,7 @@ function addCgroupMount(plan: Plan, ctx: RootfsContext, dest: string, flags: num
   addMountStep(plan, `mount tmpfs on ${dest}`, { source: 'tmpfs', target: dest, fstype: 'tmpfs', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: 'mode=755', tflags: inRoot | T.MKDIR });
   for (const h of layout.hierarchies) fsMount(h, `${dest}/${basename(h.mountpoint)}`);
   if (flags & MS_RDONLY) {
-    plan.add(Op.REMOUNT, `remount ${dest} read-only`, str(dest), u64(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC), u64(inRoot | T.KEEP_LOCKED));
+    plan.add('remount', `remount ${dest} read-only`, { target: dest, flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, tflags: inRoot | T.KEEP_LOCKED });
   }
 }
 

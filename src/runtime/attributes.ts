@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
 import type { Process, Spec } from '../oci/types';
 import type { NamespacePlan } from '../namespaces';
-import { bytes, Op, type Plan, PROC_SUPER_MAGIC, str, u64 } from './plan';
+import { type Plan, PROC_SUPER_MAGIC } from './plan';
 
 export function apparmorEnabled(): boolean {
   try {
@@ -38,7 +38,7 @@ export function checkLsm(spec: Spec, proc: Process, host = { apparmor: apparmorE
  * after pivot_root, /proc is the container's, and an image could have put a
  * decoy there (CVE-2019-16884 class). */
 export function addProcWrite(plan: Plan, what: string, path: string, text: string): void {
-  plan.add(Op.WRITE_FILE, what, str(path), str(text), u64(PROC_SUPER_MAGIC));
+  plan.add('writeFile', what, { path, data: text, fsMagic: PROC_SUPER_MAGIC });
   plan.explain(18 /* EXDEV */, `${path} is not on procfs (the container's /proc is not the procfs tsrun mounted)`);
 }
 
@@ -118,17 +118,7 @@ export function addSchedulingSteps(plan: Plan, proc: Process): void {
       flags |= bit;
     }
     if ((s.nice ?? 0) < -20 || (s.nice ?? 0) > 19) throw new ConfigError('process.scheduler.nice must be between -20 and 19');
-    plan.add(
-      Op.SCHED,
-      `set the scheduler to ${s.policy}`,
-      u64(policy),
-      u64(flags),
-      u64(BigInt.asUintN(64, BigInt(s.nice ?? 0))),
-      u64(s.priority ?? 0),
-      u64(s.runtime ?? 0),
-      u64(s.deadline ?? 0),
-      u64(s.period ?? 0),
-    );
+    plan.add('sched', `set the scheduler to ${s.policy}`, { policy, flags, nice: BigInt.asUintN(64, BigInt(s.nice ?? 0)), priority: s.priority ?? 0, runtime: s.runtime ?? 0, deadline: s.deadline ?? 0, period: s.period ?? 0 });
   }
   const io = proc.ioPriority;
   if (io) {
@@ -136,15 +126,15 @@ export function addSchedulingSteps(plan: Plan, proc: Process): void {
     if (cls === undefined) throw new ConfigError(`process.ioPriority.class: unknown class "${io.class}"`);
     const prio = io.priority ?? 0;
     if (prio < 0 || prio > 7) throw new ConfigError('process.ioPriority.priority must be between 0 and 7');
-    plan.add(Op.IOPRIO, `set the I/O priority to ${io.class}/${prio}`, u64((cls << 13) | prio));
+    plan.add('ioprio', `set the I/O priority to ${io.class}/${prio}`, { value: (cls << 13) | prio });
   }
   if (proc.execCPUAffinity?.initial) {
-    plan.add(Op.AFFINITY, `set the CPU affinity to ${proc.execCPUAffinity.initial}`, bytes(cpuMask(proc.execCPUAffinity.initial, 'process.execCPUAffinity.initial')));
+    plan.add('affinity', `set the CPU affinity to ${proc.execCPUAffinity.initial}`, { mask: cpuMask(proc.execCPUAffinity.initial, 'process.execCPUAffinity.initial') });
   }
 }
 
 /** The affinity the program itself runs with, applied right before execve. */
 export function addFinalAffinityStep(plan: Plan, proc: Process): void {
   const final = proc.execCPUAffinity?.final;
-  if (final) plan.add(Op.AFFINITY, `set the CPU affinity to ${final}`, bytes(cpuMask(final, 'process.execCPUAffinity.final')));
+  if (final) plan.add('affinity', `set the CPU affinity to ${final}`, { mask: cpuMask(final, 'process.execCPUAffinity.final') });
 }

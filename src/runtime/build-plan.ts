@@ -11,7 +11,7 @@ import { addHostSourceClones, addRootfsFinishSteps, addRootfsSteps, type Readonl
 import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
 import { addFinalAffinityStep, addLsmSteps, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
-import { Op, Plan, Slot, str, T, u64 } from './plan';
+import { Plan, Slot, T } from './plan';
 import { addCgroupOpens, type CgroupTargets } from './cgroup-steps';
 import { addChdirSteps, addStdioOwnerStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
 
@@ -86,59 +86,59 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     const keep = 0xffffffff;
     const hostUid = input.privileged === false ? keep : (mapToHost(linux.uidMappings, proc.user.uid) ?? 0);
     const hostGid = input.privileged === false ? keep : (mapToHost(linux.gidMappings, proc.user.gid) ?? 0);
-    plan.add(Op.MKFIFO, `create the exec fifo ${input.fifo}`, str(input.fifo), u64(0o622), u64(hostUid), u64(hostGid));
+    plan.add('mkfifo', `create the exec fifo ${input.fifo}`, { path: input.fifo, mode: 0o622, uid: hostUid, gid: hostGid });
   }
   // Host paths are opened before joining namespaces (a joined mount
   // namespace may not have them); the init inherits these fds.
-  if (input.fifo) plan.add(Op.OPEN_PATH, 'open the state directory', str(dirname(input.fifo)), u64(Slot.FIFO), u64(O_PATH | O_DIRECTORY));
+  if (input.fifo) plan.add('openPath', 'open the state directory', { path: dirname(input.fifo), slot: Slot.FIFO, flags: O_PATH | O_DIRECTORY });
   addConsoleSource(plan, input);
   addAgentConnect(plan, input.seccomp);
   const cgroup = addCgroupOpens(plan, input.cgroupTargets, !ns.joins.some((j) => j.type === 'cgroup'));
   // Bind sources a new user namespace's root may not reach are opened now, by us.
   const sourceSlots = userns && input.privileged !== false && ns.has('mount') && !ns.joins.some((j) => j.type === 'mount') ? addHostSourceClones(plan, spec, input.bundle) : undefined;
-  for (const j of ns.joins) plan.add(Op.SETNS, `join the ${j.type} namespace ${j.path}`, str(j.path), u64(j.flag));
+  for (const j of ns.joins) plan.add('setns', `join the ${j.type} namespace ${j.path}`, { path: j.path, nstype: j.flag });
   if (ns.newTimens) {
-    plan.add(Op.UNSHARE, 'create a time namespace', u64(CLONE.NEWTIME));
+    plan.add('unshare', 'create a time namespace', { flags: CLONE.NEWTIME });
     const text = timeOffsetsText(spec);
     if (text) addProcWrite(plan, 'set the time namespace offsets', '/proc/self/timens_offsets', text);
   }
   // An unprivileged runtime (or newuidmap on its behalf) may write the maps
   // only of a dumpable process: dumpable just for that, as runc does.
   const unprivilegedMaps = userns && input.privileged === false;
-  if (unprivilegedMaps) plan.add(Op.SET_DUMPABLE, 'let the runtime write the id maps', u64(1));
-  plan.add(Op.CLONE, 'create the container init with its namespaces', u64(ns.cloneFlags), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot), u64(RELAY_IGNORES));
+  if (unprivilegedMaps) plan.add('setDumpable', 'let the runtime write the id maps', { value: 1 });
+  plan.add('clone', 'create the container init with its namespaces', { flags: ns.cloneFlags, relay: input.relay ? 1 : 0, cgroupSlot: cgroup.cloneSlot, relayIgnore: RELAY_IGNORES });
 
   // ---- the init: joins its cgroups, waits for the runtime to map ids and run hooks ----
   cgroup.addJoins(plan);
-  plan.add(Op.WAIT_GO, 'wait for the runtime');
-  if (unprivilegedMaps) plan.add(Op.SET_DUMPABLE, 'become undumpable again', u64(0));
+  plan.add('waitGo', 'wait for the runtime');
+  if (unprivilegedMaps) plan.add('setDumpable', 'become undumpable again', { value: 0 });
   if (userns) {
     const rootUid = mapToHost(linux.uidMappings, 0);
     const rootGid = mapToHost(linux.gidMappings, 0);
-    if (rootUid !== undefined && rootGid !== undefined) plan.add(Op.SETID, 'become root in the user namespace', u64(0), u64(0));
+    if (rootUid !== undefined && rootGid !== undefined) plan.add('setid', 'become root in the user namespace', { uid: 0, gid: 0 });
   } else if (joinedUsernsMapsRoot(ns.joins.find((j) => j.type === 'user')?.path)) {
     // Entering a user namespace leaves our host ids, unmapped there: become its root.
-    plan.add(Op.SETID, 'become root in the joined user namespace', u64(0), u64(0));
+    plan.add('setid', 'become root in the joined user namespace', { uid: 0, gid: 0 });
   }
   // A new network namespace starts with loopback down; runc brings it up.
-  if (ns.isNew('network')) plan.add(Op.LINK_UP, 'bring up the loopback interface', str('lo'));
-  if (ns.newCgroupns) plan.add(Op.UNSHARE, 'create a cgroup namespace', u64(CLONE.NEWCGROUP));
-  if (!input.noNewKeyring) plan.add(Op.KEYRING, 'join a new session keyring', str(input.id));
-  if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
+  if (ns.isNew('network')) plan.add('linkUp', 'bring up the loopback interface', { name: 'lo' });
+  if (ns.newCgroupns) plan.add('unshare', 'create a cgroup namespace', { flags: CLONE.NEWCGROUP });
+  if (!input.noNewKeyring) plan.add('keyring', 'join a new session keyring', { name: input.id });
+  if (!proc.terminal) plan.add('setsid', 'start a new session');
 
   const idmapSources: IdmapSource[] = [];
   const readonlyLater: ReadonlyLater[] = [];
   const beforePivot = (p: Plan) => {
-    p.add(Op.MKDIR, `create the working directory ${proc.cwd}`, str(proc.cwd), u64(T.FOLLOW_DANGLING));
+    p.add('mkdir', `create the working directory ${proc.cwd}`, { path: proc.cwd, tflags: T.FOLLOW_DANGLING });
     addHookSteps(p, 'createContainer', spec.hooks?.createContainer);
   };
   if (!ns.has('mount')) {
     // No mount namespace of its own: mounting would change the host's, so
     // the container only gets a chroot into its rootfs, as with runc.
     if (spec.mounts?.length) input.warn('no mount namespace in linux.namespaces: config.json mounts are not applied');
-    plan.add(Op.SET_ROOT, `open the rootfs ${input.rootfs}`, str(input.rootfs));
+    plan.add('setRoot', `open the rootfs ${input.rootfs}`, { path: input.rootfs });
     beforePivot(plan);
-    plan.add(Op.CHROOT, `chroot into ${input.rootfs}`, str(input.rootfs));
+    plan.add('chroot', `chroot into ${input.rootfs}`, { root: input.rootfs });
   } else addRootfsSteps(
     plan,
     {
@@ -156,8 +156,8 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     },
     beforePivot,
   );
-  if (spec.hostname !== undefined) plan.add(Op.SETHOSTNAME, `set the hostname to "${spec.hostname}"`, str(spec.hostname));
-  if (spec.domainname !== undefined) plan.add(Op.SETDOMAINNAME, `set the domainname to "${spec.domainname}"`, str(spec.domainname));
+  if (spec.hostname !== undefined) plan.add('sethostname', `set the hostname to "${spec.hostname}"`, { name: spec.hostname });
+  if (spec.domainname !== undefined) plan.add('setdomainname', `set the domainname to "${spec.domainname}"`, { name: spec.domainname });
   // Sysctls go in before readonlyPaths (usually /proc/sys) turn read-only.
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
     addProcWrite(plan, `set sysctl ${key}=${value}`, `/proc/sys/${key.replace(/\./g, '/')}`, value);
@@ -172,7 +172,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
 
   if (linux.personality) {
     const domain = linux.personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
-    plan.add(Op.PERSONALITY, `set the personality to ${linux.personality.domain}`, u64(domain));
+    plan.add('personality', `set the personality to ${linux.personality.domain}`, { persona: domain });
   }
   addProcessSteps(plan, proc, {
     lenient: isLenient(spec.annotations),
@@ -181,7 +181,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     preserveFds: input.preserveFds,
     setgroupsAllowed: input.setgroupsAllowed ?? true,
     afterReady: (p) => {
-      if (input.fifo) p.add(Op.FIFO, 'wait for start', u64(Slot.FIFO), str(basename(input.fifo)));
+      if (input.fifo) p.add('fifo', 'wait for start', { slot: Slot.FIFO, name: basename(input.fifo) });
     },
     beforeExec: (p) => addHookSteps(p, 'startContainer', spec.hooks?.startContainer),
   });
@@ -223,14 +223,14 @@ function addProcessSteps(
     beforeExec?: (plan: Plan) => void;
   },
 ): void {
-  plan.add(Op.UMASK, 'set the umask', u64(proc.user.umask ?? 0o022));
+  plan.add('umask', 'set the umask', { mask: proc.user.umask ?? 0o022 });
   addRlimitSteps(plan, proc);
   addSchedulingSteps(plan, proc);
   addLsmSteps(plan, proc);
   // Before any seccomp filter (a profile may not allow close_range). Only
   // marks close-on-exec: fds the init still uses stay open until execve.
-  plan.add(Op.CLOSE_FDS, 'close file descriptors not meant for the container', u64(3 + o.preserveFds));
-  if (proc.noNewPrivileges) plan.add(Op.NO_NEW_PRIVS, 'set no_new_privs');
+  plan.add('closeFds', 'close file descriptors not meant for the container', { from: 3 + o.preserveFds });
+  if (proc.noNewPrivileges) plan.add('noNewPrivs', 'set no_new_privs');
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
   if (o.seccomp && !proc.noNewPrivileges) addSeccompStep(plan, o.seccomp);
   const caps = capSets(proc.capabilities, lastCap(), o.warn, ownBoundingSet(readFileSync('/proc/self/status', 'utf8')), o.lenient);
@@ -242,7 +242,7 @@ function addProcessSteps(
   addIdentitySteps(plan, proc, caps, lastCap(), o.setgroupsAllowed ?? true);
   addChdirSteps(plan, proc, 'after identity');
   addExecCheckStep(plan, proc);
-  plan.add(Op.READY, 'report ready');
+  plan.add('ready', 'report ready');
   o.afterReady?.(plan);
   addFinalAffinityStep(plan, proc);
   // With no_new_privs the filter can be loaded last: only execve (and the
@@ -276,15 +276,15 @@ export interface ExecPlanInput {
 /** A pty from the container's /dev/ptmx, checked to be the ptmx device (5:2):
  * the container controls its /dev, and the master goes to the host. */
 function addConsoleStep(plan: Plan, consoleDir: string, size: { height: number; width: number } | undefined): void {
-  plan.add(Op.CONSOLE, 'create the terminal and send it to the console socket', u64(Slot.CONSOLE), str('/dev/ptmx'), u64(5), u64(2), str(consoleDir), u64(size?.height ?? 0), u64(size?.width ?? 0));
+  plan.add('console', 'create the terminal and send it to the console socket', { slot: Slot.CONSOLE, ptmx: '/dev/ptmx', ptmxMajor: 5, ptmxMinor: 2, consoleDir, rows: size?.height ?? 0, cols: size?.width ?? 0 });
   plan.explain(6 /* ENXIO */, "the container's /dev/ptmx is not the pty multiplexer (5:2)");
   if (consoleDir) plan.explain(17 /* EEXIST */, `${consoleDir}/console exists and is neither a file nor a device`).explain(18 /* EXDEV */, `${consoleDir} resolves to a path inside /proc`);
 }
 
 /** Where the terminal goes: a console socket path, or an inherited fd. */
 function addConsoleSource(plan: Plan, input: { consoleSocket?: string; consoleFd?: number }): void {
-  if (input.consoleSocket) plan.add(Op.CONNECT, `connect to the console socket ${input.consoleSocket}`, str(input.consoleSocket), u64(Slot.CONSOLE));
-  else if (input.consoleFd !== undefined) plan.add(Op.ADOPT_FD, 'take the console socket', u64(Slot.CONSOLE), u64(input.consoleFd));
+  if (input.consoleSocket) plan.add('connect', `connect to the console socket ${input.consoleSocket}`, { path: input.consoleSocket, slot: Slot.CONSOLE });
+  else if (input.consoleFd !== undefined) plan.add('adoptFd', 'take the console socket', { slot: Slot.CONSOLE, fd: input.consoleFd });
 }
 
 /** A process joining a running container: its namespaces (user first), its
@@ -305,27 +305,27 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   addAgentConnect(plan, input.seccomp);
   const cgroup = addCgroupOpens(plan, input.cgroupTargets, true);
   const pid = input.initPid;
-  plan.add(Op.PIDFD_OPEN, `open the container's init (pid ${pid})`, u64(pid), u64(input.initStartTime), u64(Slot.INIT));
+  plan.add('pidfdOpen', `open the container's init (pid ${pid})`, { pid, startTime: input.initStartTime, slot: Slot.INIT });
   const types = new Set((input.spec.linux?.namespaces ?? []).map((n) => n.type));
   const chroot = !types.has('mount');
   if (chroot) {
     // Opened on the host side, before any namespace is joined; the init
     // still alive afterwards means the path was still its own.
-    plan.add(Op.OPEN_PATH, `open the container's root /proc/${pid}/root`, str(`/proc/${pid}/root`), u64(Slot.ROOT), u64(O_PATH | O_DIRECTORY));
-    plan.add(Op.PIDFD_ALIVE, `check that the container's init (pid ${pid}) still runs`, u64(Slot.INIT));
+    plan.add('openPath', `open the container's root /proc/${pid}/root`, { path: `/proc/${pid}/root`, slot: Slot.ROOT, flags: O_PATH | O_DIRECTORY });
+    plan.add('pidfdAlive', `check that the container's init (pid ${pid}) still runs`, { slot: Slot.INIT });
   }
   for (const type of JOIN_ORDER) {
     if (!types.has(type) || type === 'cgroup') continue;
     // Entering the user namespace we are already in is refused by the kernel.
     if (type === 'user' && sameNamespace(`/proc/${pid}/ns/user`, '/proc/self/ns/user')) continue;
-    plan.add(Op.SETNS_PIDFD, `join the container's ${type} namespace`, u64(Slot.INIT), u64(NS_FLAG[type]));
+    plan.add('setnsPidfd', `join the container's ${type} namespace`, { slot: Slot.INIT, nstype: NS_FLAG[type] });
   }
-  plan.add(Op.CLONE, 'create the process in the container', u64(0), u64(input.relay ? 1 : 0), u64(cgroup.cloneSlot), u64(RELAY_IGNORES));
+  plan.add('clone', 'create the process in the container', { flags: 0, relay: input.relay ? 1 : 0, cgroupSlot: cgroup.cloneSlot, relayIgnore: RELAY_IGNORES });
   cgroup.addJoins(plan);
-  if (types.has('cgroup')) plan.add(Op.SETNS_PIDFD, "join the container's cgroup namespace", u64(Slot.INIT), u64(NS_FLAG.cgroup));
-  if (chroot) plan.add(Op.CHROOT_SLOT, "chroot into the container's root", u64(Slot.ROOT));
-  plan.add(Op.WAIT_GO, 'wait for the runtime');
-  if (!proc.terminal) plan.add(Op.SETSID, 'start a new session');
+  if (types.has('cgroup')) plan.add('setnsPidfd', "join the container's cgroup namespace", { slot: Slot.INIT, nstype: NS_FLAG.cgroup });
+  if (chroot) plan.add('chrootSlot', "chroot into the container's root", { slot: Slot.ROOT });
+  plan.add('waitGo', 'wait for the runtime');
+  if (!proc.terminal) plan.add('setsid', 'start a new session');
   if (hasConsole) addConsoleStep(plan, '', proc.consoleSize);
   addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds, setgroupsAllowed: input.setgroupsAllowed, lenient: isLenient(input.spec.annotations) });
   return plan;
@@ -340,11 +340,11 @@ function sameNamespace(a: string, b: string): boolean {
 }
 
 function addSeccompStep(plan: Plan, s: { program: Buffer; flags: number; listenerPath?: string }): void {
-  plan.add(Op.SECCOMP, 'load the seccomp filter', { bytes: s.program }, u64(s.flags));
-  if (s.listenerPath) plan.add(Op.SEND_LISTENER, `send the seccomp listener to the agent at ${s.listenerPath}`, u64(Slot.AGENT));
+  plan.add('seccomp', 'load the seccomp filter', { program: s.program, flags: s.flags });
+  if (s.listenerPath) plan.add('sendListener', `send the seccomp listener to the agent at ${s.listenerPath}`, { socketSlot: Slot.AGENT });
 }
 
 /** The seccomp agent's socket is connected from the host, before any setns. */
 function addAgentConnect(plan: Plan, s: { listenerPath?: string } | undefined): void {
-  if (s?.listenerPath) plan.add(Op.CONNECT, `connect to the seccomp agent at ${s.listenerPath}`, str(s.listenerPath), u64(Slot.AGENT));
+  if (s?.listenerPath) plan.add('connect', `connect to the seccomp agent at ${s.listenerPath}`, { path: s.listenerPath, slot: Slot.AGENT });
 }

@@ -7,7 +7,7 @@
 //   v2: clone3(CLONE_INTO_CGROUP) starts the child in the directory.
 import { join } from 'node:path';
 import { TsrunError } from '../errors';
-import { NO_SLOT, Op, type Plan, Slot, str, u64 } from './plan';
+import { NO_SLOT, type Plan, Slot } from './plan';
 
 export interface CgroupTargets {
   /** v1 hierarchies' directories of the container's cgroup. */
@@ -33,23 +33,23 @@ export function addCgroupOpens(plan: Plan, targets: CgroupTargets | undefined, c
   };
   for (const dir of targets?.v1 ?? []) {
     const slot = take();
-    plan.add(Op.OPEN_PATH, `open the cgroup ${dir}`, str(join(dir, 'tasks')), u64(slot), u64(O_WRONLY));
+    plan.add('openPath', `open the cgroup ${dir}`, { path: join(dir, 'tasks'), slot, flags: O_WRONLY });
     joins.push({ slot, dir });
   }
   if (targets?.v2) {
     const slot = take();
     if (cloneInto) {
-      plan.add(Op.OPEN_PATH, `open the cgroup ${targets.v2}`, str(targets.v2), u64(slot), u64(O_DIRECTORY));
+      plan.add('openPath', `open the cgroup ${targets.v2}`, { path: targets.v2, slot, flags: O_DIRECTORY });
       cloneSlot = slot;
     } else {
-      plan.add(Op.OPEN_PATH, `open the cgroup ${targets.v2}`, str(join(targets.v2, 'cgroup.procs')), u64(slot), u64(O_WRONLY));
+      plan.add('openPath', `open the cgroup ${targets.v2}`, { path: join(targets.v2, 'cgroup.procs'), slot, flags: O_WRONLY });
       joins.push({ slot, dir: targets.v2 });
     }
   }
   return {
     cloneSlot,
     addJoins: (p) => {
-      for (const j of joins) p.add(Op.JOIN_CGROUP, `join the cgroup ${j.dir}`, u64(j.slot));
+      for (const j of joins) p.add('joinCgroup', `join the cgroup ${j.dir}`, { slot: j.slot });
     },
   };
 }

@@ -4,7 +4,7 @@
 import { childProcess } from './node-lazy';
 import { errnoName, HookError } from '../errors';
 import type { Hook, HookName, State } from '../oci/types';
-import { NO_SLOT, Op, type Plan, Slot, type Step, str, strv, u64 } from './plan';
+import { NO_SLOT, type Plan, Slot, type Step } from './plan';
 
 function envObject(env: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -86,7 +86,7 @@ export function addHookSteps(plan: Plan, name: HookName, hooks: Hook[] | undefin
     const timeout = Math.min(h.timeout ?? 0, Number.MAX_SAFE_INTEGER);
     // createContainer hooks run in the rootfs, as with runc.
     const cwd = name === 'createContainer' ? Slot.ROOT : NO_SLOT;
-    plan.add(Op.HOOK, label, str(h.path), strv(h.args ?? [h.path]), strv(h.env ?? []), u64(timeout), str(label), u64(cwd));
+    plan.add('hook', label, { path: h.path, args: h.args ?? [h.path], env: h.env ?? [], timeout, label, cwdSlot: cwd });
   }
 }
 
@@ -95,9 +95,8 @@ const ECHILD = 10;
 
 /** The error for a HOOK step the init reports failed, with its errno and
  * the hook's wait status, worded like a host hook's failure. */
-export function hookStepError(step: Step, errno: number, waitStatus: number): HookError {
-  const timeout = step.fields[3];
-  if (errno === ETIMEDOUT) return new HookError(`${step.what} timed out after ${timeout && 'u64' in timeout ? timeout.u64 : '?'}s`);
+export function hookStepError(step: Step<'hook'>, errno: number, waitStatus: number): HookError {
+  if (errno === ETIMEDOUT) return new HookError(`${step.what} timed out after ${step.args.timeout ?? '?'}s`);
   if (errno !== ECHILD) return new HookError(`${step.what} could not be run: ${errnoName(errno)}`);
   const signal = waitStatus & 0x7f;
   return new HookError(`${step.what} failed: ${signal ? `killed by signal ${signal}` : `exit status ${(waitStatus >> 8) & 0xff}`}`);

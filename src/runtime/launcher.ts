@@ -11,7 +11,7 @@ import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { errnoText, InitError, TsrunError } from '../errors';
 import { hookStepError } from './hooks';
-import { Msg, Op, SELF_COPY_STEP, type Plan } from './plan';
+import { Msg, SELF_COPY_STEP, type Plan } from './plan';
 import { mark } from './trace';
 
 const MSG_SIZE = 16;
@@ -171,8 +171,8 @@ async function drive(
     const step = plan.steps[m.step];
     const explained = step?.explain?.[m.err];
     if (explained) throw new InitError(`${what}: ${explained}`, what, m.err);
-    if (step?.op === Op.HOOK) throw hookStepError(step, m.err, m.val);
-    if (plan.steps[m.step]?.op === Op.EXEC_CHECK && m.err === 2 /* ENOENT */) {
+    if (step?.op === 'hook') throw hookStepError(step, m.err, m.val);
+    if (step?.op === 'execCheck' && m.err === 2 /* ENOENT */) {
       throw new InitError(`${what}: executable file not found in $PATH`, what, m.err);
     }
     throw new InitError(`${what}: ${errnoText(m.err)}`, what, m.err);

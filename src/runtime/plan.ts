@@ -1,129 +1,47 @@
 // The plan handed to the native init: an ordered list of steps, each with a
 // human description kept on this side. The native part reports failures by
-// step index, so the description is what the user reads.
-// Opcodes and encoding must match native/tsrun-init.c.
+// step index, so the description is what the user reads. What each
+// operation's fields are is written once, in ../init/ops.ts; the native
+// decoder is generated from it.
+import { layoutOf, type FieldLayout, type OpArgs, type OpName, OPS, NO_SLOT } from '../init/ops';
 
-export const Op = {
-  SETNS: 1,
-  UNSHARE: 2,
-  WRITE_FILE: 3,
-  CLONE: 4,
-  WAIT_GO: 5,
-  SETID: 6,
-  SETSID: 7,
-  SET_DUMPABLE: 8,
-  MOUNT: 9,
-  MKNOD: 11,
-  SYMLINK: 12,
-  PIVOT_ROOT: 13,
-  MOVE_ROOT: 14,
-  SETHOSTNAME: 15,
-  SETDOMAINNAME: 16,
-  RLIMIT: 17,
-  HOOK: 18,
-  OPEN_PATH: 19,
-  CONNECT: 20,
-  CONSOLE: 21,
-  EXEC_CHECK: 22,
-  READY: 23,
-  FIFO: 24,
-  NO_NEW_PRIVS: 25,
-  SECCOMP: 26,
-  CAPBSET_DROP: 27,
-  USER: 28,
-  CAPSET: 29,
-  UMASK: 30,
-  CHDIR: 31,
-  CLOSE_FDS: 32,
-  EXEC: 33,
-  REMOUNT: 35,
-  MASK: 36,
-  PERSONALITY: 37,
-  SET_ROOT: 38,
-  MKFIFO: 39,
-  KEYRING: 42,
-  MKDIR: 43,
-  CHROOT: 44,
-  SCHED: 46,
-  IOPRIO: 47,
-  AFFINITY: 48,
-  ADOPT_FD: 49,
-  SEND_LISTENER: 50,
-  MOVE_MOUNT: 51,
-  LINK_UP: 52,
-  JOIN_CGROUP: 53,
-  EXPECT_DEV: 55,
-  UMOUNT: 56,
-  CLONE_MOUNT: 57,
-  FIX_STDIO: 58,
-  REMOUNT_SLOT: 59,
-  CLONE_TREE: 60,
-  // 70 and up: process and exec steps
-  PIDFD_OPEN: 70,
-  SETNS_PIDFD: 71,
-  PIDFD_ALIVE: 72,
-  CHROOT_SLOT: 73,
-} as const;
+export { MAX_SLOTS, Msg, NO_SLOT, PROC_SUPER_MAGIC, SELF_COPY_STEP, Slot, T } from '../init/ops';
+export type { OpName } from '../init/ops';
 
-/** Target flags for MOUNT / REMOUNT / MOVE_MOUNT / MASK. */
-export const T = {
-  IN_ROOT: 1,
-  MKDIR: 2,
-  MKFILE: 4,
-  IGNORE_ENOENT: 8,
-  SRC_IN_ROOT: 16,
-  COPYUP: 32,
-  /** Refuse a target on procfs: nothing but runc's few files is mounted inside /proc. */
-  NOT_PROCFS: 64,
-  /** Reached without symlinks, and a directory (where proc and sysfs go). */
-  PLAIN_DIR: 128,
-  /** A remount keeps the flags a user namespace's owner locked (the kernel demands it). */
-  KEEP_LOCKED: 256,
-  /** Creating a missing target: a dangling symlink leads to where it points, inside the root (as runc's securejoin). */
-  FOLLOW_DANGLING: 512,
-} as const;
-
-/** statfs f_type of procfs: files tsrun writes there must really be on it. */
-export const PROC_SUPER_MAGIC = 0x9fa0;
-/** The step number the native init reports when it cannot run from a protected copy of itself. */
-export const SELF_COPY_STEP = 0xffffffff;
-
-/** Messages from the native side (struct msg). */
-export const Msg = { PID: 1, READY: 2, ERROR: 3, EXIT: 4, GO: 10 } as const;
-
-/** Fixed fd slots the plan refers to. Slot 0 is the root directory; NULLDEV
- * the null device masks are made of (create); INIT a pidfd of the
- * container's init (exec). */
-export const Slot = { ROOT: 0, FIFO: 1, CONSOLE: 2, LISTENER: 3, AGENT: 4, NULLDEV: 5, INIT: 6, PASSED: 8, PASSED_END: 16, CGROUP: 16, KEPT: 32, KEPT_END: 48, SOURCE: 48, SOURCE_END: 112 } as const;
-/** The native side's slot table size (MAX_SLOTS). */
-export const MAX_SLOTS = 112;
-/** "No slot" in a step's slot field (CLONE's cgroup directory). */
-export const NO_SLOT = 0xffffffff;
-
-type Field = { u64: number | bigint } | { u32: number } | { str: string } | { strv: string[] } | { bytes: Buffer };
-
-export interface Step {
-  op: number;
-  fields: Field[];
-  /** What the step does, for error messages: "mount proc on /proc". */
-  what: string;
-  /** What an errno means for this step, where it is the plan's own refusal. */
-  explain?: Record<number, string>;
-}
+/** One step: the operation, its typed fields, and what it does in words. */
+export type Step<K extends OpName = OpName> = {
+  [N in K]: {
+    op: N;
+    args: OpArgs<N>;
+    /** What the step does, for error messages: "mount proc on /proc". */
+    what: string;
+    /** What an errno means for this step, where it is the plan's own refusal. */
+    explain?: Record<number, string>;
+  };
+}[K];
 
 export class Plan {
   readonly steps: Step[] = [];
 
-  add(op: number, what: string, ...fields: Field[]): this {
-    this.steps.push({ op, fields, what });
+  /** Appends a step; an operation without required fields needs no args. */
+  add<K extends OpName>(op: K, what: string, ...args: {} extends OpArgs<K> ? [OpArgs<K>?] : [OpArgs<K>]): this {
+    this.steps.push({ op, args: args[0] ?? {}, what } as Step);
     return this;
   }
 
-  /** Stage 0 stays to relay the container's exit status (CLONE's relay flag). */
+  /** The first step of this operation. */
+  first<K extends OpName>(op: K): Step<K> | undefined {
+    return this.steps.find((s) => s.op === op) as Step<K> | undefined;
+  }
+
+  /** Every step of this operation, in order. */
+  all<K extends OpName>(op: K): Step<K>[] {
+    return this.steps.filter((s) => s.op === op) as Step<K>[];
+  }
+
+  /** Stage 0 stays to relay the container's exit status (clone's relay flag). */
   get relays(): boolean {
-    const clone = this.steps.find((s) => s.op === Op.CLONE);
-    const flag = clone?.fields[1];
-    return !!flag && 'u64' in flag && Number(flag.u64) !== 0;
+    return Number(this.first('clone')?.args.relay ?? 0) !== 0;
   }
 
   /** Says what errno means if the last step added fails with it. */
@@ -137,20 +55,30 @@ export class Plan {
     return this.steps[index]?.what ?? `step ${index}`;
   }
 
-  /** u32 total length, then per step: u32 op, u32 payload length, payload.
-   * One buffer, sized first, and every string of the plan turned into bytes
-   * by one call: this runs cold on every create and exec. */
+  /** u32 total length, then per step: u32 op, u32 payload length, payload
+   * (the fields in the order of ../init/ops.ts). One buffer, sized first, and
+   * every string of the plan turned into bytes by one call: this runs cold
+   * on every create and exec. */
   encode(): Buffer {
-    const nextString = stringBytes(this.steps.flatMap((step) => step.fields.flatMap((f) => ('str' in f ? [f.str] : 'strv' in f ? f.strv : []))));
-    const steps = this.steps.map((step) => {
-      const fields = step.fields.map((f): Encoded => ('str' in f ? { blob: nextString() } : 'strv' in f ? { list: f.strv.map(nextString) } : 'bytes' in f ? { blob: f.bytes } : f));
-      return { op: step.op, fields, size: fields.reduce((n, f) => n + fieldSize(f), 0) };
+    const laid = this.steps.map((step) => ({ code: OPS[step.op].code, layout: layoutOf(step.op), args: step.args as Record<string, Value | undefined> }));
+    const strings: string[] = [];
+    for (const s of laid) {
+      for (const f of s.layout) {
+        const v = s.args[f.name];
+        if (f.type === 'str') strings.push((v as string | undefined) ?? '');
+        else if (f.type === 'strv') strings.push(...((v as string[] | undefined) ?? []));
+      }
+    }
+    const nextString = stringBytes(strings);
+    const steps = laid.map((s) => {
+      const fields = s.layout.map((f) => encoded(f, s.args[f.name], nextString));
+      return { code: s.code, fields, size: fields.reduce((n, f) => n + fieldSize(f), 0) };
     });
     const total = 4 + steps.reduce((n, step) => n + 8 + step.size, 0);
     const w = new Writer(Buffer.allocUnsafe(total));
     w.u32(total - 4);
     for (const step of steps) {
-      w.u32(step.op);
+      w.u32(step.code);
       w.u32(step.size);
       for (const f of step.fields) writeField(w, f);
     }
@@ -158,8 +86,28 @@ export class Plan {
   }
 }
 
+type Value = number | bigint | string | string[] | Buffer | Array<number | bigint>;
+
+function encoded(f: FieldLayout, v: Value | undefined, nextString: () => Buffer): Encoded {
+  if (v === undefined && !f.optional) throw new Error(`plan: field ${f.name} is required`);
+  switch (f.type) {
+    case 'u64':
+      return { u64: (v as number | bigint | undefined) ?? 0 };
+    case 'slot':
+      return { u64: (v as number | bigint | undefined) ?? NO_SLOT };
+    case 'str':
+      return { blob: nextString() };
+    case 'strv':
+      return { list: ((v as string[] | undefined) ?? []).map(() => nextString()) };
+    case 'bytes':
+      return { blob: (v as Buffer | undefined) ?? Buffer.alloc(0) };
+    case 'u64v':
+      return { u64s: (v as Array<number | bigint> | undefined) ?? [] };
+  }
+}
+
 /** A field with its strings turned into NUL-terminated bytes. */
-type Encoded = { u64: number | bigint } | { u32: number } | { blob: Buffer } | { list: Buffer[] };
+type Encoded = { u64: number | bigint } | { blob: Buffer } | { list: Buffer[] } | { u64s: Array<number | bigint> };
 
 /** The strings' NUL-terminated bytes from one conversion, handed out in order. */
 function stringBytes(strings: string[]): () => Buffer {
@@ -180,16 +128,18 @@ function stringBytes(strings: string[]): () => Buffer {
 
 function fieldSize(f: Encoded): number {
   if ('u64' in f) return 8;
-  if ('u32' in f) return 4;
   if ('blob' in f) return 4 + f.blob.length;
+  if ('u64s' in f) return 4 + 8 * f.u64s.length;
   return 4 + f.list.reduce((n, b) => n + 4 + b.length, 0);
 }
 
 function writeField(w: Writer, f: Encoded): void {
   if ('u64' in f) w.u64(f.u64);
-  else if ('u32' in f) w.u32(f.u32);
   else if ('blob' in f) w.blob(f.blob);
-  else {
+  else if ('u64s' in f) {
+    w.u32(f.u64s.length);
+    for (const v of f.u64s) w.u64(v);
+  } else {
     w.u32(f.list.length);
     for (const b of f.list) w.blob(b);
   }
@@ -231,8 +181,3 @@ class Writer {
   }
 }
 
-export const u64 = (v: number | bigint): Field => ({ u64: v });
-export const u32 = (v: number): Field => ({ u32: v });
-export const str = (v: string): Field => ({ str: v });
-export const strv = (v: string[]): Field => ({ strv: v });
-export const bytes = (v: Buffer): Field => ({ bytes: v });

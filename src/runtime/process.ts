@@ -5,7 +5,7 @@ import { LENIENT_ANNOTATION } from '../oci/annotations';
 import { ALL_CAPABILITIES } from '../oci/features';
 import { u64ToBigInt } from '../oci/validate';
 import type { LinuxCapabilities, Process } from '../oci/types';
-import { Op, type Plan, str, strv, u32, u64 } from './plan';
+import { type Plan } from './plan';
 
 export const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0,
@@ -104,43 +104,40 @@ export function addRlimitSteps(plan: Plan, proc: Process): void {
     const res = RLIMITS[rl.type];
     if (res === undefined) throw new ConfigError(`config.json: process.rlimits: unknown rlimit "${rl.type}"`);
     if (rl.soft > rl.hard) throw new ConfigError(`config.json: process.rlimits: ${rl.type} soft limit ${rl.soft} is above its hard limit ${rl.hard}`);
-    plan.add(Op.RLIMIT, `set ${rl.type} to ${rl.soft}:${rl.hard}`, u64(res), u64(u64ToBigInt(rl.soft)), u64(u64ToBigInt(rl.hard)));
+    plan.add('rlimit', `set ${rl.type} to ${rl.soft}:${rl.hard}`, { resource: res, soft: u64ToBigInt(rl.soft), hard: u64ToBigInt(rl.hard) });
   }
 }
 
 export function addIdentitySteps(plan: Plan, proc: Process, caps: CapSets, lastCap: number, setgroupsAllowed: boolean): void {
   const user = proc.user;
-  plan.add(Op.CAPBSET_DROP, 'drop capabilities from the bounding set', u64(caps.bounding), u64(lastCap));
+  plan.add('capbsetDrop', 'drop capabilities from the bounding set', { keep: caps.bounding, last: lastCap });
   const groups = user.additionalGids ?? [];
-  plan.add(
-    Op.USER,
-    `switch to uid ${user.uid} gid ${user.gid}${groups.length ? ` groups ${groups.join(',')}` : ''}`,
-    u64(user.uid),
-    u64(user.gid),
-    u32(groups.length),
-    ...groups.map((g) => u64(g)),
-    u64(setgroupsAllowed ? 1 : 0),
-  );
-  plan.add(Op.CAPSET, 'set the capability sets', u64(caps.effective), u64(caps.permitted), u64(caps.inheritable), u64(caps.ambient));
+  plan.add('user', `switch to uid ${user.uid} gid ${user.gid}${groups.length ? ` groups ${groups.join(',')}` : ''}`, {
+    uid: user.uid,
+    gid: user.gid,
+    groups,
+    setGroups: setgroupsAllowed ? 1 : 0,
+  });
+  plan.add('capset', 'set the capability sets', { effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable, ambient: caps.ambient });
 }
 
 /** The working directory, as runc does it: first while still privileged (a
  * directory only root can reach works), and where that is refused, again
  * as the process's user (a volume chowned to it that root cannot enter). */
 export function addChdirSteps(plan: Plan, proc: Process, when: 'before identity' | 'after identity'): void {
-  plan.add(Op.CHDIR, `change to the working directory ${proc.cwd}`, str(proc.cwd), u64(when === 'before identity' ? 1 : 2));
+  plan.add('chdir', `change to the working directory ${proc.cwd}`, { path: proc.cwd, mode: when === 'before identity' ? 1 : 2 });
 }
 
 /** stdio handed to a non-root process's user (runc's fixStdioPermissions). */
 export function addStdioOwnerStep(plan: Plan, proc: Process): void {
-  if (proc.user.uid !== 0) plan.add(Op.FIX_STDIO, `give stdio to uid ${proc.user.uid}`, u64(proc.user.uid));
+  if (proc.user.uid !== 0) plan.add('fixStdio', `give stdio to uid ${proc.user.uid}`, { uid: proc.user.uid });
 }
 
 export function addExecCheckStep(plan: Plan, proc: Process): void {
   const arg0 = proc.args?.[0] ?? '';
-  plan.add(Op.EXEC_CHECK, `exec: "${arg0}"`, strv(execCandidates(proc)));
+  plan.add('execCheck', `exec: "${arg0}"`, { candidates: execCandidates(proc) });
 }
 
 export function addFinalExecStep(plan: Plan, proc: Process): void {
-  plan.add(Op.EXEC, `execute ${JSON.stringify(proc.args)}`, strv(proc.args ?? []), strv(proc.env ?? []));
+  plan.add('exec', `execute ${JSON.stringify(proc.args)}`, { args: proc.args ?? [], env: proc.env ?? [] });
 }

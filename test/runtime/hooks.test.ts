@@ -57,15 +57,16 @@ describe('hook steps', () => {
     const plan = new Plan();
     addHookSteps(plan, 'startContainer', [{ path: '/bin/true', timeout: 1e300 }, { path: '/bin/false' }]);
     expect(plan.steps.map((s) => s.what)).toEqual(['startContainer hook #0 (/bin/true)', 'startContainer hook #1 (/bin/false)']);
-    expect(plan.steps[0]!.fields[3]).toEqual({ u64: Number.MAX_SAFE_INTEGER });
-    expect(plan.steps[1]!.fields[3]).toEqual({ u64: 0 });
-    expect(plan.steps[0]!.fields[4]).toEqual({ str: 'startContainer hook #0 (/bin/true)' });
+    const hooks = plan.all('hook');
+    expect(hooks[0]!.args.timeout).toBe(Number.MAX_SAFE_INTEGER);
+    expect(hooks[1]!.args.timeout).toBe(0);
+    expect(hooks[0]!.args.label).toBe('startContainer hook #0 (/bin/true)');
   });
 
   it('failures the init reports read like a host hook\'s', () => {
     const plan = new Plan();
     addHookSteps(plan, 'createContainer', [{ path: '/bin/sh', timeout: 3 }]);
-    const step = plan.steps[0]!;
+    const step = plan.first('hook')!;
     expect(hookStepError(step, 10, 2 << 8).message).toBe('createContainer hook #0 (/bin/sh) failed: exit status 2');
     expect(hookStepError(step, 10, 9).message).toBe('createContainer hook #0 (/bin/sh) failed: killed by signal 9');
     expect(hookStepError(step, 110, 9).message).toBe('createContainer hook #0 (/bin/sh) timed out after 3s');
