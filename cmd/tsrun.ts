@@ -1,5 +1,5 @@
 // The tsrun command line: runc's commands and flags, over the library in src/.
-import { childProcess } from '../src/runtime/node-lazy';
+import { childProcess } from '../src/sys/node-lazy';
 import { EarlyInit } from '../src/runtime/early-init';
 import { checkPreserveFds, inheritedFdsFromEnv } from './inherited-fds';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { formatHelp, getBool, getInt, getString, parseArgs, splitGlobal, type Fl
 import { Logger } from './log';
 import { parseSubCgroups } from '../src/cgroups/sub-cgroup';
 import { checkCriuArgs, checkpointFlags, criuUnavailable, restoreFlags } from './checkpoint';
-import { mark } from '../src/runtime/trace';
+import { mark } from '../src/sys/trace';
 import { version as pkgVersion } from '../package.json';
 import { JAIL_HELP } from '../src/network/jail-help'; // jail (issue 7)
 

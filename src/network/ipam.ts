@@ -5,9 +5,12 @@
 // host-wide directory (bridges are host-wide, whatever the state root).
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, TsrunError } from '../errors';
+import { ConfigError, errnoName, TsrunError } from '../errors';
 import { broadcast4, contains4, formatIPv4, type Cidr4 } from './ip';
-import { errnoName, LOCK_EX, LOCK_NB, netLibc } from './libc';
+import { libc } from '../sys/libc';
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
 import type { PublishSpec } from './publish';
 
 /** Where lease files live: tmpfs, like bridges gone after a reboot. */
@@ -122,7 +125,7 @@ export async function withLeaseLock<T>(bridge: string, fn: () => Promise<T> | T,
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const fd = openSync(join(dir, `${bridge}.lock`), 'a', 0o600);
   try {
-    const c = netLibc();
+    const c = libc();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) break;

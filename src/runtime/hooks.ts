@@ -1,7 +1,7 @@
 // Hooks that run in the runtime's namespace (prestart, createRuntime,
 // poststart, poststop) are started from here; createContainer and
 // startContainer run inside the container and are plan steps instead.
-import { childProcess } from './node-lazy';
+import { childProcess } from '../sys/node-lazy';
 import { errnoName, HookError } from '../errors';
 import type { Hook, HookName, State } from '../oci/types';
 import { NO_SLOT, Op, type Plan, Slot, type Step, str, strv, u64 } from './plan';

@@ -3,16 +3,16 @@
 //   init -> Node: PID (from stage 0), then READY or ERROR(step, errno)
 import type { IOType } from 'node:child_process';
 import type { EarlyInit } from './early-init';
-import { childProcess } from './node-lazy';
+import { childProcess } from '../sys/node-lazy';
 import { closeSync, existsSync, writeSync } from 'node:fs';
-import { sendWithFds } from './libc';
+import { sendWithFds } from '../sys/libc';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { errnoText, InitError, TsrunError } from '../errors';
 import { hookStepError } from './hooks';
 import { Msg, Op, SELF_COPY_STEP, type Plan } from './plan';
-import { mark } from './trace';
+import { mark } from '../sys/trace';
 
 const MSG_SIZE = 16;
 

@@ -24,7 +24,7 @@ import { adoptInit, ctrlFdNumber, spawnInit, type Launched, type PendingInit, ty
 import { PidFile } from './pid-file';
 import type { EarlyInit } from './early-init';
 import type { ConsolePair } from './pty';
-import { mark } from './trace';
+import { mark } from '../sys/trace';
 import {
   claimDir,
   containerDir,

@@ -17,7 +17,7 @@ import { Runtime } from '../runtime/runtime';
 import { procStat } from '../runtime/state';
 import { CgroupPrimer } from './cgroup-primer';
 import { Publisher } from './events';
-import { mkfifo } from './libc';
+import { mkfifo } from '../sys/libc';
 import { encode, T, timestamp } from './proto';
 import { unmountRootfs } from './rootfs';
 import { TaskService } from './service';

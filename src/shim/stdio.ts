@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import tty from 'node:tty';
 import type { StdioEntry } from '../runtime/launcher';
-import { setBlocking } from './libc';
+import { setBlocking } from '../sys/libc';
 import { Code, TtrpcError } from './ttrpc';
 
 export interface StdioPaths {
