@@ -24,6 +24,7 @@ import { adoptInit, ctrlFdNumber, spawnInit, type Launched, type PendingInit, ty
 import { PidFile } from './pid-file';
 import type { EarlyInit } from './early-init';
 import type { ConsolePair } from './pty';
+import { procStat } from '../sys/proc';
 import { mark } from '../sys/trace';
 import {
   claimDir,
@@ -35,7 +36,6 @@ import {
   initAlive,
   listIds,
   OCI_VERSION,
-  procStat,
   readState,
   removeDir,
   type StoredState,

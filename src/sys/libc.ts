@@ -63,7 +63,6 @@ const functions = {
   close: bind<(fd: number) => number>('int close(int)'),
   ioctl: bind<(fd: number, req: number, arg: Buffer) => number>('int ioctl(int, unsigned long, void *)'),
   fcntl: bind<(fd: number, cmd: number, ...rest: unknown[]) => number>('int fcntl(int, int, ...)'),
-  flock: bind<(fd: number, op: number) => number>('int flock(int, int)'),
   setns: bind<(fd: number, nstype: number) => number>('int setns(int, int)'),
   mount: bind<(src: string | null, target: string, type: string | null, flags: number, data: string | null) => number>(
     'int mount(const char *, const char *, const char *, unsigned long, const char *)',
