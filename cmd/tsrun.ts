@@ -1,6 +1,6 @@
 // The tsrun command line: runc's commands and flags, over the library in src/.
 import { childProcess } from '../src/sys/node-lazy';
-import { EarlyInit } from '../src/runtime/early-init';
+import { EarlyInit } from '../src/init/early-init';
 import { checkPreserveFds, inheritedFdsFromEnv } from './inherited-fds';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -5,7 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
-import { Op, type Plan, Slot, str, T, u64 } from '../runtime/plan';
+import { Op, type Plan, Slot, str, T, u64 } from '../init/plan';
 import { isUnder, onProcfs, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
 import { addMountStep, addMoveMountStep } from './mount-step';
 import { checkIdmapMount, type IdmapSource } from './idmap-mount';

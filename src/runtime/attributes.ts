@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
 import type { Process, Spec } from '../oci/types';
 import type { NamespacePlan } from '../namespaces';
-import { bytes, Op, type Plan, PROC_SUPER_MAGIC, str, u64 } from './plan';
+import { bytes, Op, type Plan, PROC_SUPER_MAGIC, str, u64 } from '../init/plan';
 
 export function apparmorEnabled(): boolean {
   try {

@@ -2,9 +2,9 @@
 // poststart, poststop) are started from here; createContainer and
 // startContainer run inside the container and are plan steps instead.
 import { childProcess } from '../sys/node-lazy';
-import { errnoName, HookError } from '../errors';
+import { HookError } from '../errors';
 import type { Hook, HookName, State } from '../oci/types';
-import { NO_SLOT, Op, type Plan, Slot, type Step, str, strv, u64 } from './plan';
+import { NO_SLOT, Op, type Plan, Slot, str, strv, u64 } from '../init/plan';
 
 function envObject(env: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -88,17 +88,4 @@ export function addHookSteps(plan: Plan, name: HookName, hooks: Hook[] | undefin
     const cwd = name === 'createContainer' ? Slot.ROOT : NO_SLOT;
     plan.add(Op.HOOK, label, str(h.path), strv(h.args ?? [h.path]), strv(h.env ?? []), u64(timeout), str(label), u64(cwd));
   }
-}
-
-const ETIMEDOUT = 110;
-const ECHILD = 10;
-
-/** The error for a HOOK step the init reports failed, with its errno and
- * the hook's wait status, worded like a host hook's failure. */
-export function hookStepError(step: Step, errno: number, waitStatus: number): HookError {
-  const timeout = step.fields[3];
-  if (errno === ETIMEDOUT) return new HookError(`${step.what} timed out after ${timeout && 'u64' in timeout ? timeout.u64 : '?'}s`);
-  if (errno !== ECHILD) return new HookError(`${step.what} could not be run: ${errnoName(errno)}`);
-  const signal = waitStatus & 0x7f;
-  return new HookError(`${step.what} failed: ${signal ? `killed by signal ${signal}` : `exit status ${(waitStatus >> 8) & 0xff}`}`);
 }

@@ -11,7 +11,7 @@ import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import tty from 'node:tty';
-import type { StdioEntry } from '../runtime/launcher';
+import type { StdioEntry } from '../init/fds';
 import { setBlocking } from '../sys/libc';
 import { Code, TtrpcError } from './ttrpc';
 

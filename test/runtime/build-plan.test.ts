@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildExecPlan, buildInitPlan, type PlanInput } from '../../src/runtime/build-plan';
 import { defaultSpec } from '../../src/oci/defaults';
-import { NO_SLOT, Op, Plan, Slot, str, T, u32, u64 } from '../../src/runtime/plan';
+import { NO_SLOT, Op, Plan, Slot, str, T, u32, u64 } from '../../src/init/plan';
 import { parseCgroupMounts } from '../../src/cgroups/hierarchy';
 import { ConfigError } from '../../src/errors';
 import type { Spec } from '../../src/oci/types';
