@@ -1,6 +1,6 @@
 // The tsrun command line: runc's commands and flags, over the library in src/.
-import { childProcess } from '../src/runtime/node-lazy';
-import { EarlyInit } from '../src/runtime/early-init';
+import { childProcess } from '../src/sys/node-lazy';
+import { EarlyInit } from '../src/init/early-init';
 import { checkPreserveFds, inheritedFdsFromEnv } from './inherited-fds';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,9 @@ import { formatHelp, getBool, getInt, getString, parseArgs, splitGlobal, type Fl
 import { Logger } from './log';
 import { parseSubCgroups } from '../src/cgroups/sub-cgroup';
 import { checkCriuArgs, checkpointFlags, criuUnavailable, restoreFlags } from './checkpoint';
-import { mark } from '../src/runtime/trace';
+import { mark } from '../src/sys/trace';
 import { version as pkgVersion } from '../package.json';
-import { JAIL_HELP } from '../src/network/jail-help'; // jail (issue 7)
+import { JAIL_HELP } from '../src/jail/help'; // jail (issue 7)
 
 const SPEC_VERSION = '1.2.0';
 /** The git commit the bundle was built from (scripts/bundle.mjs defines it). */
@@ -437,7 +437,7 @@ const demoCommand: Command = {
   flags: [{ name: 'keep-bundle', kind: 'string', usage: 'write the bundle to this directory and keep it' }],
   nargs: 0,
   run: async (ctx, f) => {
-    const { makeBusyboxBundle } = await import('../src/rootfs/busybox-bundle');
+    const { makeBusyboxBundle } = await import('../src/bundle/busybox');
     const keep = f['keep-bundle'] as string;
     const dir = keep ? resolve(keep) : mkdtempSync(join(tmpdir(), 'tsrun-demo-'));
     try {
@@ -481,7 +481,7 @@ const jailCommand: Command = {
   ],
   nargs: [0, Infinity],
   run: async (ctx, f, args) => {
-    const { prepareJail, checkPublish } = await import('../src/network/jail');
+    const { prepareJail, checkPublish } = await import('../src/jail/jail');
     const network = (f.network as string) || undefined;
     const publish = f.publish as string[];
     checkPublish(publish, network);

@@ -22,7 +22,7 @@ import {
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostLeftovers, REPO, Sandbox, TSRUN, type Result } from './helpers';
-import { procStat } from '../src/runtime/state';
+import { procStat } from '../src/sys/proc';
 
 const sb = new Sandbox('attacks-state');
 const OTHER_UID = 1234;

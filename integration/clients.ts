@@ -29,7 +29,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { makeBusyboxBundle } from '../src/rootfs/busybox-bundle';
+import { makeBusyboxBundle } from '../src/bundle/busybox';
 import { TSRUN } from './helpers';
 
 export { TSRUN };

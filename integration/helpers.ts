@@ -4,7 +4,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { makeBusyboxBundle } from '../src/rootfs/busybox-bundle';
+import { makeBusyboxBundle } from '../src/bundle/busybox';
 import type { Spec } from '../src/oci/types';
 
 export const REPO = resolve(__dirname, '..');

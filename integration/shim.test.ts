@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../src/oci/types';
-import { makeBusyboxBundle } from '../src/rootfs/busybox-bundle';
+import { makeBusyboxBundle } from '../src/bundle/busybox';
 import { shimPaths } from '../src/shim/paths';
 import { decode, encode, T, TaskStatus } from '../src/shim/proto';
 import { Code, TtrpcClient, TtrpcServer } from '../src/shim/ttrpc';

@@ -32,7 +32,7 @@
 // Only forward jumps, and nothing unreachable (the verifier rejects both dead
 // code and loops): rules before an "a" rule can never decide anything and are
 // not emitted.
-import { caddress, cerrno, cfunc } from '../runtime/libc';
+import { libc } from '../sys/libc';
 import { closeSync, constants, openSync } from 'node:fs';
 import { endianness, constants as osConstants } from 'node:os';
 import { ConfigError, errnoName } from '../errors';
@@ -294,26 +294,6 @@ export class DeviceProgramError extends CgroupError {
     super(message);
   }
 }
-
-interface Libc {
-  syscall: (nr: number, ...args: unknown[]) => number | bigint;
-  statfs: (path: string, buf: Buffer) => number;
-  errno: () => number;
-  address: (b: Buffer) => bigint;
-}
-
-let libcCache: Libc | undefined;
-function libc(): Libc {
-  if (libcCache) return libcCache;
-  libcCache = {
-    syscall: cfunc<Libc['syscall']>('long syscall(long number, ...)'),
-    statfs: cfunc<Libc['statfs']>('int statfs(const char *path, void *buf)'),
-    errno: cerrno,
-    address: caddress,
-  };
-  return libcCache;
-}
-
 
 const HINTS: Record<string, string> = {
   EPERM: 'CAP_SYS_ADMIN or CAP_BPF is needed to load and attach eBPF programs',

@@ -2,7 +2,7 @@
 // directly. An unprivileged user may write only one line mapping its own id
 // (and must deny setgroups first); anything else goes through the setuid
 // helpers newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
-import { childProcess } from '../runtime/node-lazy';
+import { childProcess } from '../sys/node-lazy';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError, TsrunError } from '../errors';
 import type { LinuxIDMapping } from '../oci/types';

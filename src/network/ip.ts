@@ -150,10 +150,6 @@ export function parseCidr6(text: string, what = 'subnet6'): Cidr6 {
   return { network: addr & mask6(prefix), prefix };
 }
 
-export function formatCidr6(c: Cidr6): string {
-  return `${formatIPv6(c.network)}/${c.prefix}`;
-}
-
 export function contains6(c: Cidr6, addr: bigint): boolean {
   return (addr & mask6(c.prefix)) === c.network;
 }

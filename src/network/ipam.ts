@@ -1,13 +1,14 @@
 // IP address management: addresses handed out from a network's subnet and
-// recorded in a lease file per bridge, changed only under an flock(2) on a
-// lock file beside it, so parallel creates never get the same address and a
-// crashed tsrun never leaves the lock held. The lease files live in one
+// recorded in a lease file per bridge, changed only under a lock file beside
+// it (src/sys/lock-file.ts), so parallel creates never get the same address
+// and a crashed tsrun never leaves the lock held. The lease files live in one
 // host-wide directory (bridges are host-wide, whatever the state root).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, TsrunError } from '../errors';
 import { broadcast4, contains4, formatIPv4, type Cidr4 } from './ip';
-import { errnoName, LOCK_EX, LOCK_NB, netLibc } from './libc';
+import { writeFileAtomic } from '../sys/atomic-file';
+import { withLockFile } from '../sys/lock-file';
 import type { PublishSpec } from './publish';
 
 /** Where lease files live: tmpfs, like bridges gone after a reboot. */
@@ -95,9 +96,7 @@ export function readLeaseFile(bridge: string): LeaseFile | undefined {
 
 export function writeLeaseFile(f: LeaseFile): void {
   const path = leasePath(f.bridge);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(f, null, 1), { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(f, null, 1), 0o600);
 }
 
 export function removeLeaseFile(bridge: string): void {
@@ -115,26 +114,16 @@ export function leaseBridges(): string[] {
   }
 }
 
-/** Runs fn holding the exclusive lock of one bridge's leases. flock is
- * released by the kernel if we die, so a crash never wedges the network. */
+/** Runs fn holding the exclusive lock of one bridge's leases (a lock
+ * file: a crashed tsrun's lock is broken, so it never wedges the network). */
 export async function withLeaseLock<T>(bridge: string, fn: () => Promise<T> | T, timeoutMs = 20000): Promise<T> {
   const dir = leaseDir();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const fd = openSync(join(dir, `${bridge}.lock`), 'a', 0o600);
-  try {
-    const c = netLibc();
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) break;
-      const err = c.errno();
-      if (err !== 11 /* EWOULDBLOCK */ && err !== 4 /* EINTR */) throw new TsrunError(`cannot lock the leases of ${bridge}: ${errnoName(err)}`);
-      if (Date.now() > deadline) throw new TsrunError(`the leases of bridge ${bridge} are locked by another tsrun process`);
-      await new Promise((r) => setTimeout(r, 2 + Math.random() * 5));
-    }
-    return await fn();
-  } finally {
-    closeSync(fd); // releases the lock
-  }
+  return withLockFile(join(dir, `${bridge}.lock`), fn, {
+    timeoutMs,
+    busy: () => new TsrunError(`the leases of bridge ${bridge} are locked by another tsrun process`),
+    retryMs: () => 2 + Math.random() * 5,
+  });
 }
 
 export function describeFull(file: LeaseFile): string {

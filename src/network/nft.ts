@@ -3,7 +3,7 @@
 // gets a table of its own, so teardown is one `delete table` (no rule
 // handles to find). Rules are written as nft scripts (pure) and applied with
 // Debian's `nft` in one atomic transaction.
-import { childProcess } from '../runtime/node-lazy';
+import { childProcess } from '../sys/node-lazy';
 import { TsrunError } from '../errors';
 import { formatCidr4, formatIPv4 } from './ip';
 import type { NetworkDef } from './config';

@@ -2,8 +2,8 @@
 // route operations tsrun needs. Calls are synchronous: the kernel answers
 // rtnetlink requests at once, and a receive timeout guards against a hang.
 import { closeSync, openSync } from 'node:fs';
-import { TsrunError } from '../errors';
-import { CLONE_NEWNET, errnoName, netLibc, type NetLibc } from './libc';
+import { errnoName, TsrunError } from '../errors';
+import { CLONE_NEWNET, libc, type Libc } from '../sys/libc';
 import {
   AF,
   attr,
@@ -66,13 +66,13 @@ export class NetlinkError extends TsrunError {
 }
 
 export class Rtnl {
-  private readonly c: NetLibc;
+  private readonly c: Libc;
   private readonly fd: number;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private readonly rbuf = Buffer.alloc(64 * 1024);
 
   constructor() {
-    this.c = netLibc();
+    this.c = libc();
     this.fd = this.c.socket(AF.NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (this.fd < 0) throw new TsrunError(`cannot open a netlink socket: ${errnoName(this.c.errno())}`);
     const tv = Buffer.alloc(16); // struct timeval: 5 s
@@ -89,7 +89,7 @@ export class Rtnl {
    * thread (Node's main thread) enters it with setns(CLONE_NEWNET), opens
    * the socket, which stays bound to that namespace, and always returns. */
   static inNetnsOf(pid: number): Rtnl {
-    const c = netLibc();
+    const c = libc();
     const home = openSync('/proc/thread-self/ns/net', 'r');
     let target: number | undefined;
     try {

@@ -2,7 +2,7 @@
 // asks for it): slirp4netns, from Debian's package of that name, gives the
 // container's own network namespace a tap device with NAT to the host, as
 // rootless podman does. 10.0.2.2 inside reaches the host's loopback.
-import { childProcess } from '../runtime/node-lazy';
+import { childProcess } from '../sys/node-lazy';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ConfigError, TsrunError } from '../errors';

@@ -3,7 +3,7 @@
 // (where mknod is not allowed), and the standard symlinks.
 import { ConfigError } from '../errors';
 import type { LinuxDevice, Spec } from '../oci/types';
-import { type Plan, T } from '../runtime/plan';
+import { type Plan, T } from '../init/plan';
 import { MS_BIND } from './options';
 import { addMountStep } from './mount-step';
 

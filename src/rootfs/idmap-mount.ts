@@ -7,7 +7,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { ConfigError, TsrunError } from '../errors';
 import type { LinuxIDMapping, Mount } from '../oci/types';
-import { libc } from '../runtime/libc';
+import { libc } from '../sys/libc';
 
 const AT_FDCWD = -100;
 const AT_EMPTY_PATH = 0x1000;

@@ -1,5 +1,5 @@
 // The MOUNT and MOVE_MOUNT steps, typed: one place that knows their fields.
-import { NO_SLOT, type Plan } from '../runtime/plan';
+import { NO_SLOT, type Plan } from '../init/plan';
 
 /** What a mount step does to its new mount besides making it. The native
  * init applies these to the new mount's own fd, never by looking the

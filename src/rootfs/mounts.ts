@@ -5,7 +5,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
-import { type Plan, Slot, T } from '../runtime/plan';
+import { type Plan, Slot, T } from '../init/plan';
 import { mountPointHolding, parseMountInfo } from './mountinfo';
 import { isUnder, onProcfs, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
 import { addMountStep, addMoveMountStep } from './mount-step';

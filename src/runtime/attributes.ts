@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
 import type { Process, Spec } from '../oci/types';
 import type { NamespacePlan } from '../namespaces';
-import { type Plan, PROC_SUPER_MAGIC } from './plan';
+import { type Plan, PROC_SUPER_MAGIC } from '../init/plan';
 
 export function apparmorEnabled(): boolean {
   try {

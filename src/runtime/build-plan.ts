@@ -11,7 +11,7 @@ import { addHostSourceClones, addRootfsFinishSteps, addRootfsSteps, type Readonl
 import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
 import { addFinalAffinityStep, addLsmSteps, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
-import { Plan, Slot, T } from './plan';
+import { Plan, Slot, T } from '../init/plan';
 import { addCgroupOpens, type CgroupTargets } from './cgroup-steps';
 import { addChdirSteps, addStdioOwnerStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
 

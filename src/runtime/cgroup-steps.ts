@@ -7,7 +7,7 @@
 //   v2: clone3(CLONE_INTO_CGROUP) starts the child in the directory.
 import { join } from 'node:path';
 import { TsrunError } from '../errors';
-import { NO_SLOT, type Plan, Slot } from './plan';
+import { NO_SLOT, type Plan, Slot } from '../init/plan';
 
 export interface CgroupTargets {
   /** v1 hierarchies' directories of the container's cgroup. */

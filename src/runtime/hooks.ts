@@ -1,10 +1,10 @@
 // Hooks that run in the runtime's namespace (prestart, createRuntime,
 // poststart, poststop) are started from here; createContainer and
 // startContainer run inside the container and are plan steps instead.
-import { childProcess } from './node-lazy';
-import { errnoName, HookError } from '../errors';
+import { childProcess } from '../sys/node-lazy';
+import { HookError } from '../errors';
 import type { Hook, HookName, State } from '../oci/types';
-import { NO_SLOT, type Plan, Slot, type Step } from './plan';
+import { NO_SLOT, type Plan, Slot } from '../init/plan';
 
 function envObject(env: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -88,16 +88,4 @@ export function addHookSteps(plan: Plan, name: HookName, hooks: Hook[] | undefin
     const cwd = name === 'createContainer' ? Slot.ROOT : NO_SLOT;
     plan.add('hook', label, { path: h.path, args: h.args ?? [h.path], env: h.env ?? [], timeout, label, cwdSlot: cwd });
   }
-}
-
-const ETIMEDOUT = 110;
-const ECHILD = 10;
-
-/** The error for a HOOK step the init reports failed, with its errno and
- * the hook's wait status, worded like a host hook's failure. */
-export function hookStepError(step: Step<'hook'>, errno: number, waitStatus: number): HookError {
-  if (errno === ETIMEDOUT) return new HookError(`${step.what} timed out after ${step.args.timeout ?? '?'}s`);
-  if (errno !== ECHILD) return new HookError(`${step.what} could not be run: ${errnoName(errno)}`);
-  const signal = waitStatus & 0x7f;
-  return new HookError(`${step.what} failed: ${signal ? `killed by signal ${signal}` : `exit status ${(waitStatus >> 8) & 0xff}`}`);
 }

@@ -5,7 +5,7 @@ import { LENIENT_ANNOTATION } from '../oci/annotations';
 import { ALL_CAPABILITIES } from '../oci/features';
 import { u64ToBigInt } from '../oci/validate';
 import type { LinuxCapabilities, Process } from '../oci/types';
-import { type Plan } from './plan';
+import { type Plan } from '../init/plan';
 
 export const RLIMITS: Record<string, number> = {
   RLIMIT_CPU: 0,

@@ -7,7 +7,7 @@
 import { closeSync } from 'node:fs';
 import tty from 'node:tty';
 import { TsrunError } from '../errors';
-import { libc, msghdr, rightsFd, setWinsize } from './libc';
+import { libc, msghdr, rightsFd, setWinsize } from '../sys/libc';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;

@@ -14,17 +14,21 @@ import { oomKillCount } from '../cgroups/oom';
 import { mergeResources } from '../cgroups/update';
 import { ConfigError, StateError, TsrunError, UnsafePathError } from '../errors';
 import { currentIdentity, mapMethod, setgroupsAllowed, writeIdMaps } from '../namespaces/idmap';
+import type { NetworkRequest } from '../network/config';
 import type { ContainerStatus, LinuxResources, Process, Spec, State } from '../oci/types';
 import { parseConfig } from '../oci/validate';
 import { buildExecPlan, buildInitPlan } from './build-plan';
 import type { CgroupTargets } from './cgroup-steps';
 import { runHooks, runHooksWarn } from './hooks';
 import { validateContainerId } from './id';
-import { adoptInit, ctrlFdNumber, spawnInit, type Launched, type PendingInit, type SpawnOptions, type StdioEntry } from './launcher';
+import { adoptInit, spawnInit, type Launched, type PendingInit, type SpawnOptions } from '../init/driver';
+import { ctrlFdNumber, type StdioEntry } from '../init/fds';
 import { PidFile } from './pid-file';
-import type { EarlyInit } from './early-init';
+import { Rollback } from './rollback';
+import type { EarlyInit } from '../init/early-init';
 import type { ConsolePair } from './pty';
-import { mark } from './trace';
+import { procStat } from '../sys/proc';
+import { mark } from '../sys/trace';
 import {
   claimDir,
   containerDir,
@@ -35,7 +39,6 @@ import {
   initAlive,
   listIds,
   OCI_VERSION,
-  procStat,
   readState,
   removeDir,
   type StoredState,
@@ -64,7 +67,7 @@ export interface CreateOptions {
    * the caller opened (the CLI checks what its own caller passed). */
   preserveFds?: number;
   stdio?: [StdioEntry, StdioEntry, StdioEntry];
-  // networking (issue 7): --network NAME and --publish SPEC (else the
+  // --network NAME and --publish SPEC (else the
   // io.github.tsrun.network / io.github.tsrun.publish annotations).
   network?: string;
   publish?: string[];
@@ -86,6 +89,52 @@ export interface ContainerState {
   owner: string;
   annotations?: Record<string, string>;
 }
+
+/** What createInternal is asked for (by create, createWatched and run). */
+interface CreateRequest {
+  id: string;
+  opts: CreateOptions;
+  /** Stage 0 stays as a relay that exits with the container's status. */
+  relay: boolean;
+  /** A terminal relayed in the foreground: the init sends the master here. */
+  pair?: ConsolePair;
+  /** The spec, when the caller has loaded it already. */
+  spec?: Spec;
+  /** No exec fifo: the init goes on from READY to the user's program. */
+  startNow?: boolean;
+}
+
+/** What prepareCreate found and computed, before anything exists. */
+interface PreparedCreate {
+  req: CreateRequest;
+  id: string;
+  spec: Spec;
+  bundle: string;
+  rootfs: string;
+  dir: string;
+  cgroupPath: string;
+  cg: CgroupManager;
+  cgroupExisted: boolean;
+  /** The plan for these cgroup targets (none: rootless without a cgroup). */
+  planFor: (cgroupTargets: CgroupTargets | undefined) => InitPlan;
+  plan: InitPlan['plan'];
+  idmapSources: InitPlan['idmapSources'];
+  hasUserns: boolean;
+  mapping: ReturnType<typeof mapMethod>;
+  slirp: boolean;
+  netReq: NetworkRequest | undefined;
+}
+
+/** What provision set up. */
+interface Provisioned {
+  pidFile: PidFile | undefined;
+  state: StoredState;
+  init: PendingInit;
+  plan: InitPlan['plan'];
+  idmapSources: InitPlan['idmapSources'];
+}
+
+type InitPlan = ReturnType<typeof buildInitPlan>;
 
 export class Runtime {
   readonly root: string;
@@ -114,7 +163,7 @@ export class Runtime {
 
   /** Sets the container up and leaves its init waiting for `start`. */
   async create(id: string, opts: CreateOptions): Promise<{ pid: number }> {
-    const c = await this.createInternal(id, opts, false);
+    const c = await this.createInternal({ id, opts, relay: false });
     return { pid: c.pid };
   }
 
@@ -122,7 +171,7 @@ export class Runtime {
    * as our child that exits with the container's status, so the exit code
    * arrives as a promise without reaping other processes' children. */
   async createWatched(id: string, opts: CreateOptions): Promise<{ pid: number; exited: Promise<number> }> {
-    const c = await this.createInternal(id, opts, true);
+    const c = await this.createInternal({ id, opts, relay: true });
     return { pid: c.pid, exited: c.exited };
   }
 
@@ -175,7 +224,7 @@ export class Runtime {
     // for a `start` to open. (With one, the relay is set up first.)
     const startNow = !pair;
     try {
-      const c = await this.createInternal(id, opts, !opts.detach, pair, spec, startNow);
+      const c = await this.createInternal({ id, opts, relay: !opts.detach, pair, spec, startNow });
       if (pair && c.master !== undefined) stopRelay = lazy.pty().relayTerminal(pair, c.master);
       try {
         if (startNow) await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(c.state, 'running'), this.warn);
@@ -216,15 +265,35 @@ export class Runtime {
     }
   }
 
-  /** startNow: no exec fifo; the init goes on from READY to the user's program. */
-  private async createInternal(id: string, opts: CreateOptions, relay: boolean, pair?: ConsolePair, preloaded?: Spec, startNow = false) {
+  /** Creates a container in three stages: prepare (every check and the
+   * plan, nothing touched), provision (pid file, state directory, the init
+   * started, cgroups), launch (the plan run; while the init waits, what
+   * needs its pid: id maps, networking, hooks). Each thing set up registers
+   * its undo on one rollback list, run if any stage fails: a failed create
+   * leaves nothing behind. */
+  private async createInternal(req: CreateRequest) {
     mark('create: begin');
+    const p = this.prepareCreate(req);
+    mark('create: plan built');
+    const rollback = new Rollback();
+    try {
+      const prov = this.provision(p, rollback);
+      return await this.launch(p, prov, rollback);
+    } catch (e) {
+      await rollback.run();
+      throw e;
+    }
+  }
+
+  /** The checks and the plan: no side effects, so bad config leaves nothing behind. */
+  private prepareCreate(req: CreateRequest): PreparedCreate {
+    const { id, opts } = req;
     validateContainerId(id);
     if (this.opts.systemdCgroup) {
       throw new ConfigError('--systemd-cgroup: the systemd cgroup driver is not available in tsrun; use the cgroupfs driver (omit the flag)');
     }
     const bundle = resolve(opts.bundle);
-    const spec = preloaded ?? loadBundle(bundle);
+    const spec = req.spec ?? loadBundle(bundle);
     const rootfs = resolve(bundle, spec.root!.path);
     let rootStat;
     try {
@@ -255,18 +324,17 @@ export class Runtime {
     // A cgroup that was there before is not ours to remove on failure (it may
     // be frozen on purpose, or shared with other processes), as with runc.
     const cgroupExisted = cg.exists();
-    // Build the whole plan before touching anything: bad config leaves nothing behind.
     const planFor = (cgroupTargets: CgroupTargets | undefined) => buildInitPlan({
       spec,
       bundle,
       rootfs,
-      fifo: startNow ? undefined : fifo,
+      fifo: req.startNow ? undefined : fifo,
       consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
-      consoleFd: pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
+      consoleFd: req.pair ? ctrlFdNumber(opts.preserveFds ?? 0) + 1 : undefined,
       preserveFds: opts.preserveFds ?? 0,
       noPivot: !!opts.noPivot,
       noNewKeyring: !!opts.noNewKeyring,
-      relay,
+      relay: req.relay,
       id,
       cgroups,
       cgroupPath,
@@ -276,10 +344,10 @@ export class Runtime {
       privileged: !this.rootless,
       cgroupTargets,
     });
-    let { plan, idmapSources } = planFor(cg.targets());
+    const { plan, idmapSources } = planFor(cg.targets());
 
-    // networking (issue 7): checked before anything exists.
-    // slirp4netns (user-mode networking, rootless podman's default) or a bridge network.
+    // Networking, checked before anything exists: slirp4netns (user-mode
+    // networking, rootless podman's default) or a bridge network.
     const slirp = (opts.network ?? spec.annotations?.['io.github.tsrun.network']) === 'slirp4netns';
     if (slirp) {
       lazy.slirp().slirpBinary();
@@ -290,97 +358,110 @@ export class Runtime {
       throw new ConfigError('bridge networks need root; an unprivileged user can use --network slirp4netns');
     }
     const netReq = !slirp && wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
+    return { req, id, spec, bundle, rootfs, dir, cgroupPath, cg, cgroupExisted, planFor, plan, idmapSources, hasUserns, mapping, slirp, netReq };
+  }
 
-    mark('create: plan built');
+  /** The pid file's temporary file, the state directory, the init (started
+   * now: it waits for its plan, so its start-up overlaps the rest), the
+   * state written, the cgroups set up. */
+  private provision(p: PreparedCreate, rollback: Rollback): Provisioned {
+    const { id, spec, req } = p;
+    const opts = req.opts;
     // Before the state directory: a pid file that cannot be written leaves nothing behind.
     const pidFile = opts.pidFile ? PidFile.prepare(resolve(opts.pidFile)) : undefined;
-    try {
-      claimDir(this.root, id);
-    } catch (e) {
-      pidFile?.discard();
-      throw e;
-    }
+    if (pidFile) rollback.add('pid file', () => pidFile.discard());
+    claimDir(this.root, id);
+    rollback.add('state directory', () => removeDir(p.dir));
     this.debug('setns_init: about to exec the process (it reported ready)');
     const state: StoredState = {
       ociVersion: OCI_VERSION,
       id,
       pid: 0,
       pidStartTime: 0,
-      bundle,
-      rootfs,
+      bundle: p.bundle,
+      rootfs: p.rootfs,
       created: new Date().toISOString(),
       phase: 'creating',
-      cgroupPath,
+      cgroupPath: p.cgroupPath,
       owner: process.getuid?.() ?? 0,
       config: spec,
       annotations: spec.annotations,
     };
-    let init: PendingInit | undefined;
-    try {
-      // The early init, or a fresh one: it waits for its plan, so its
-      // start-up overlaps writing the state and setting up the cgroups.
-      init = startInit(opts.earlyInit, {
-        stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
-        preserveFds: opts.preserveFds ?? 0,
-        extraFds: pair ? [pair.theirs] : [],
-        spawnsHelpers: spawnsHelpers(spec, opts, this.rootless),
-      });
-      writeState(dir, state);
-      if (this.setUpCgroup(cg, spec)) {
-        if (cgroupExisted) checkPreexistingCgroup(cg, this.warn);
-        // Device rules are linux.resources.devices and the defaults only: a
-        // node in linux.devices is not allowed by being listed (as runc).
-        applyResources(cg, spec.linux?.resources, { warn: this.warn, lenient: isLenient(spec.annotations), skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
-      } else {
-        state.cgroupPath = '';
-        ({ plan, idmapSources } = planFor(undefined));
-      }
-      // The phrases runc's debug lines have (its bats suite looks for them).
-      this.debug(`nsexec container setup: the native init of ${id} runs a plan of ${plan.steps.length} steps`);
-      const launched = await init.run(plan, async (pid) => {
-        mark('create: init pid');
-        this.debug(`child process in init(): the container's init is pid ${pid}`);
-        state.pid = pid;
-        state.pidStartTime = procStat(pid)?.startTime ?? 0;
-        writeState(dir, state);
-        if (hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], mapping, this.me);
-        // networking (issue 7): veth into the init's new netns, lease recorded.
-        if (slirp) {
-          state.slirpPid = await lazy.slirp().startSlirp(pid);
-          writeState(dir, state);
-        }
-        if (netReq) {
-          state.network = await lazy.network().attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
-          writeState(dir, state);
-        }
-        const hookState = this.hookState(state, 'creating');
-        await runHooks('prestart', spec.hooks?.prestart, hookState);
-        await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
-        const fds = idmapSources.map((src) => lazy.idmap().makeIdmappedMount(src, `/proc/${pid}/ns/user`));
-        return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState), fds };
-      });
-      mark('create: init ready');
-      this.debug('init: closing the pipe to signal completion (the init reported ready)');
-      state.phase = 'created';
-      writeState(dir, state);
-      pidFile?.commit(launched.pid);
-      let master: number | undefined;
-      if (pair) {
-        master = pair.receiveMaster();
-        pair.closeTheirs();
-      }
-      return { pid: launched.pid, exited: launched.exited, master, state };
-    } catch (e) {
-      pidFile?.discard();
-      init?.abort();
-      if (state.pid > 0) killQuietly(state.pid, 9);
-      if (!cgroupExisted) await cg.destroy().catch(() => {});
-      if (netReq) await lazy.network().detachNetwork(dir).catch(() => {}); // networking (issue 7)
-      if (state.slirpPid) await lazy.slirp().stopSlirp(state.slirpPid);
-      removeDir(dir);
-      throw e;
+    // The early init, or a fresh one.
+    const init = startInit(opts.earlyInit, {
+      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+      preserveFds: opts.preserveFds ?? 0,
+      extraFds: req.pair ? [req.pair.theirs] : [],
+      spawnsHelpers: spawnsHelpers(spec, opts, this.rootless),
+    });
+    rollback.add('init', () => init.abort());
+    writeState(p.dir, state);
+    let { plan, idmapSources } = p;
+    if (!p.cgroupExisted) rollback.add('cgroup', () => p.cg.destroy().catch(() => {}));
+    if (this.setUpCgroup(p.cg, spec)) {
+      if (p.cgroupExisted) checkPreexistingCgroup(p.cg, this.warn);
+      // Device rules are linux.resources.devices and the defaults only: a
+      // node in linux.devices is not allowed by being listed (as runc).
+      applyResources(p.cg, spec.linux?.resources, { warn: this.warn, lenient: isLenient(spec.annotations), skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
+    } else {
+      state.cgroupPath = '';
+      ({ plan, idmapSources } = p.planFor(undefined));
     }
-}
+    return { pidFile, state, init, plan, idmapSources };
+  }
+
+  /** Runs the plan; the init waits after clone while onInitPid sets up what
+   * needs its pid. Resolves once the init is ready (created). */
+  private async launch(p: PreparedCreate, prov: Provisioned, rollback: Rollback) {
+    const { state, plan } = prov;
+    // The phrases runc's debug lines have (its bats suite looks for them).
+    this.debug(`nsexec container setup: the native init of ${p.id} runs a plan of ${plan.steps.length} steps`);
+    const launched = await prov.init.run(plan, (pid) => this.onInitPid(p, prov, pid, rollback));
+    mark('create: init ready');
+    this.debug('init: closing the pipe to signal completion (the init reported ready)');
+    state.phase = 'created';
+    writeState(p.dir, state);
+    prov.pidFile?.commit(launched.pid);
+    let master: number | undefined;
+    const pair = p.req.pair;
+    if (pair) {
+      master = pair.receiveMaster();
+      pair.closeTheirs();
+    }
+    return { pid: launched.pid, exited: launched.exited, master, state };
+  }
+
+  /** While the init waits: its pid recorded, id maps, slirp4netns or the
+   * bridge network, the prestart and createRuntime hooks, id-mapped mounts. */
+  private async onInitPid(p: PreparedCreate, prov: Provisioned, pid: number, rollback: Rollback) {
+    const { spec, dir } = p;
+    const { state } = prov;
+    const linux = spec.linux ?? {};
+    mark('create: init pid');
+    this.debug(`child process in init(): the container's init is pid ${pid}`);
+    state.pid = pid;
+    if (pid > 0) rollback.add('container process', () => killQuietly(pid, 9));
+    state.pidStartTime = procStat(pid)?.startTime ?? 0;
+    writeState(dir, state);
+    if (p.hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], p.mapping, this.me);
+    if (p.slirp) {
+      state.slirpPid = await lazy.slirp().startSlirp(pid);
+      if (state.slirpPid) rollback.add('slirp', () => lazy.slirp().stopSlirp(state.slirpPid));
+      writeState(dir, state);
+    }
+    const netReq = p.netReq;
+    if (netReq) {
+      rollback.add('network', () => lazy.network().detachNetwork(dir).catch(() => {}));
+      // A veth into the init's new network namespace; the lease recorded.
+      state.network = await lazy.network().attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
+      writeState(dir, state);
+    }
+    const hookState = this.hookState(state, 'creating');
+    await runHooks('prestart', spec.hooks?.prestart, hookState);
+    await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
+    const fds = prov.idmapSources.map((src) => lazy.idmap().makeIdmappedMount(src, `/proc/${pid}/ns/user`));
+    return { state: JSON.stringify(hookState), agent: agentMessage(spec, pid, hookState), fds };
+  }
 
   /** Releases a created container's init to execute the user's program. */
   async start(id: string): Promise<void> {
@@ -599,7 +680,7 @@ export class Runtime {
         await waitDead(st);
       }
       if (st.cgroupPath) await new CgroupManager(this.cgroupLayout(), st.cgroupPath).destroy();
-      // networking (issue 7): veth, rules and lease (found by owner, so also after a crashed create).
+      // Networking: veth, rules and lease (found by owner, so also after a crashed create).
       if (st.slirpPid) await lazy.slirp().stopSlirp(st.slirpPid);
       // A crashed create may have a lease it never recorded: look for it by owner.
       if (st.network || (st.phase === 'creating' && existsSync(leaseDirPath()))) {
@@ -698,7 +779,6 @@ function checkPreexistingCgroup(cg: CgroupManager, warn: (msg: string) => void):
   if (n > 0) warn(`container's cgroup is not empty: ${n} process(es) found`);
 }
 
-/** Does this container ask for a network (flag or annotation)? */
 /** The native init for a new process: the early one when it fits, else a
  * fresh one (the early one is then let go). */
 function startInit(early: EarlyInit | undefined, o: SpawnOptions & { spawnsHelpers: boolean }): PendingInit {
@@ -715,6 +795,7 @@ function spawnsHelpers(spec: Spec, opts: CreateOptions, rootless: boolean): bool
   return hooks || wantsNetwork(spec, opts) || rootless;
 }
 
+/** Does this container ask for a network (flag or annotation)? */
 function wantsNetwork(spec: Spec, opts: { network?: string; publish?: string[] }): boolean {
   const a = spec.annotations ?? {};
   return !!opts.network || (opts.publish?.length ?? 0) > 0 || 'io.github.tsrun.network' in a || 'io.github.tsrun.publish' in a;

@@ -1,6 +1,6 @@
 // The container's record on disk: <root>/<id>/state.json, written atomically
-// (temp file + rename), and a lock file that serialises tsrun processes
-// working on the same container. Status is derived from the kernel (is the
+// (src/sys/atomic-file.ts), and a lock file (src/sys/lock-file.ts) that
+// serialises tsrun processes working on the same container. Status is derived from the kernel (is the
 // init alive, is it still waiting on the exec fifo), never trusted from disk.
 //
 // Everything here is trusted only if the caller alone could have written it:
@@ -8,11 +8,14 @@
 // planted (/tmp/tsrun-<uid> before its owner's first run) or can write would
 // run that user's programs as the caller. Checked on every open, not only on
 // create, because the directory may have been planted before tsrun ever ran.
-import { closeSync, constants, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync, unlinkSync, existsSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { NotFoundError, StateError, TsrunError, UnsafePathError } from '../errors';
 import type { ContainerStatus, Spec } from '../oci/types';
 import type { NetworkLease } from '../network/index';
+import { writeFileAtomic } from '../sys/atomic-file';
+import { withLockFile } from '../sys/lock-file';
+import { procStat } from '../sys/proc';
 
 export const DEFAULT_ROOT = '/run/tsrun';
 export const OCI_VERSION = '1.2.0';
@@ -33,7 +36,7 @@ export interface StoredState {
   owner: number;
   config: Spec;
   annotations?: Record<string, string>;
-  /** networking (issue 7): the container's address lease and links, when it has a network. */
+  /** The container's address lease and links, when it has a network. */
   network?: NetworkLease;
   /** The slirp4netns process serving the container (user-mode networking). */
   slirpPid?: number;
@@ -48,9 +51,7 @@ export function fifoPath(dir: string): string {
 }
 
 export function writeState(dir: string, state: StoredState): void {
-  const tmp = join(dir, `.state.json.${process.pid}`);
-  writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
-  renameSync(tmp, join(dir, 'state.json'));
+  writeFileAtomic(join(dir, 'state.json'), JSON.stringify(state), 0o600);
 }
 
 type StateKind = 'state directory' | 'container directory' | 'state file';
@@ -133,20 +134,6 @@ export function listIds(root: string): string[] {
     .sort();
 }
 
-/** Fields 3 (state), 4 (ppid) and 22 (starttime) of /proc/<pid>/stat, or undefined if gone. */
-export function procStat(pid: number): { state: string; ppid: number; startTime: number } | undefined {
-  if (pid <= 0) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // comm may contain spaces and parentheses: split after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0]!, ppid: Number(rest[1]), startTime: Number(rest[19]) };
-}
-
 /** Is the recorded init still the live process it was? Zombies count as dead. */
 export function initAlive(st: StoredState): boolean {
   const s = procStat(st.pid);
@@ -193,83 +180,14 @@ export function removeDir(dir: string): void {
   }
 }
 
-/** An exclusive lock on the container held by a lock file naming its owner's
- * pid; a lock whose owner has died is broken. Node has no flock(), and a
- * lock file keeps every command free of native modules. */
+/** An exclusive lock on the container, held by its lock file. */
 export async function withLock<T>(dir: string, fn: () => Promise<T> | T, timeoutMs = 10000): Promise<T> {
   const id = basename(dir);
   if (!containerExists(dirname(dir), id)) throw new NotFoundError(`container "${id}" does not exist`);
   const lock = join(dir, '.lock');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let fd: number;
-    try {
-      fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new NotFoundError(`container "${id}" does not exist`);
-      if (code !== 'EEXIST') throw e;
-      breakStaleLock(lock);
-      if (Date.now() > deadline) throw new StateError(`container is locked by another tsrun process (${lock})`);
-      await new Promise((r) => setTimeout(r, 5));
-      continue;
-    }
-    writeSync(fd, `${process.pid} ${ownStartTime()}`);
-    closeSync(fd);
-    try {
-      return await fn();
-    } finally {
-      try {
-        unlinkSync(lock);
-      } catch {
-        // the directory is gone (delete)
-      }
-    }
-  }
-}
-
-let own: { pid: number; start: number } | undefined;
-/** This process's start time, read once (keyed by pid: a startup snapshot
- * carries module state over from the process that built it). */
-function ownStartTime(): number {
-  if (own?.pid !== process.pid) own = { pid: process.pid, start: procStat(process.pid)?.startTime ?? 0 };
-  return own.start;
-}
-
-function breakStaleLock(lock: string): void {
-  const stale = staleLockText(lock);
-  if (stale !== undefined) breakLockIfStill(lock, stale);
-}
-
-/** The lock file's text if its owner is gone (a dead pid, or a reused one). */
-export function staleLockText(lock: string): string | undefined {
-  try {
-    const text = readFileSync(lock, 'utf8');
-    const [pid, start] = text.split(' ').map(Number);
-    const s = procStat(pid ?? 0);
-    return !s || s.startTime !== start ? text : undefined;
-  } catch {
-    return undefined; // released meanwhile
-  }
-}
-
-/** Removes the lock if it still is the stale one read before. It is moved
- * aside first (so only one waiter breaks it) and checked there: between our
- * read and the move, another waiter may have broken it and a new owner taken
- * the lock, whose file we must then put back. */
-export function breakLockIfStill(lock: string, stale: string): void {
-  const aside = `${lock}.stale.${process.pid}`;
-  try {
-    renameSync(lock, aside);
-  } catch {
-    return; // gone: broken by another waiter or released
-  }
-  try {
-    if (readFileSync(aside, 'utf8') === stale) return;
-    linkSync(aside, lock); // a live owner's lock: back where it was (fails if a newer one is there)
-  } catch {
-    // a newer lock took the place meanwhile: leave it
-  } finally {
-    unlinkSync(aside);
-  }
+  return withLockFile(lock, fn, {
+    timeoutMs,
+    busy: () => new StateError(`container is locked by another tsrun process (${lock})`),
+    openError: (e) => (e.code === 'ENOENT' ? new NotFoundError(`container "${id}" does not exist`) : e),
+  });
 }

@@ -2,7 +2,7 @@
 // and sends the pty master with SCM_RIGHTS before it reports ready, so once
 // create/exec has returned the master is waiting in the socket.
 import { unlinkSync } from 'node:fs';
-import { closeFd, listenUnix, tryAccept, tryReceiveFd } from './libc';
+import { closeFd, listenUnix, tryAccept, tryReceiveFd } from '../sys/libc';
 
 export class ConsoleSocket {
   private readonly fd: number;

@@ -9,15 +9,17 @@
 // bin/containerd-shim-tsrun-v2 answers `start` itself, without Node, when a
 // live shim is already serving.
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createConnection, Socket } from 'node:net';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { NotFoundError } from '../errors';
 import { Runtime } from '../runtime/runtime';
-import { procStat } from '../runtime/state';
+import { writeFileAtomic } from '../sys/atomic-file';
+import { withLockFile } from '../sys/lock-file';
+import { procStat } from '../sys/proc';
 import { CgroupPrimer } from './cgroup-primer';
 import { Publisher } from './events';
-import { mkfifo } from './libc';
+import { mkfifo } from '../sys/libc';
 import { encode, T, timestamp } from './proto';
 import { unmountRootfs } from './rootfs';
 import { TaskService } from './service';
@@ -153,44 +155,9 @@ function canConnect(path: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** Writes a file atomically (temp file + rename), as containerd's shims do. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = join(resolve(path, '..'), `.${process.pid}.${Date.now()}.tmp`);
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
 /** A lock file naming its owner; a dead owner's lock is broken. */
-async function withLockFile<R>(path: string, fn: () => Promise<R>, timeoutMs = 30000): Promise<R> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      writeSync(fd, `${process.pid} ${procStat(process.pid)?.startTime ?? 0}`);
-      closeSync(fd);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      try {
-        const [pid, start] = readFileSync(path, 'utf8').split(' ').map(Number);
-        const s = procStat(pid ?? 0);
-        if (!s || s.startTime !== start) unlinkSync(path);
-      } catch {
-        // raced with its owner
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      unlinkSync(path);
-    } catch {
-      // gone
-    }
-  }
+function withShimLock<R>(path: string, fn: () => Promise<R>, timeoutMs = 30000): Promise<R> {
+  return withLockFile(path, fn, { timeoutMs, busy: () => new Error(`timed out waiting for ${path}`), retryMs: () => 10 });
 }
 
 /** The address of the namespace's shim, started if need be. */
@@ -198,7 +165,7 @@ export async function startShim(f: ShimFlags): Promise<string> {
   const p = shimPaths(f.address, f.namespace);
   mkdirSync(p.dir, { recursive: true, mode: 0o711 });
   const address = `unix://${p.socket}`;
-  await withLockFile(p.lock, async () => {
+  await withShimLock(p.lock, async () => {
     if (await canConnect(p.socket)) return;
     try {
       unlinkSync(p.socket);
@@ -227,7 +194,7 @@ export async function startShim(f: ShimFlags): Promise<string> {
   });
   announce(p, process.cwd(), f.id);
   // Read by containerd when it reconnects after a restart.
-  writeAtomic('address', address);
+  writeFileAtomic('address', address);
   return address;
 }
 
@@ -265,7 +232,7 @@ export async function deleteContainer(f: ShimFlags): Promise<Buffer> {
     if (!(e instanceof NotFoundError)) throw e;
   }
   unmountRootfs(join(bundle, 'rootfs'));
-  if (existsSync(p.pidFile)) await withLockFile(p.lock, async () => removeStaleShimFiles(p), 5000).catch(() => {});
+  if (existsSync(p.pidFile)) await withShimLock(p.lock, async () => removeStaleShimFiles(p), 5000).catch(() => {});
   // As containerd's runc shim: the process was (or is taken as) killed.
   return encode(T.DeleteResponse, { pid, exit_status: 128 + 9, exited_at: timestamp(Date.now()) });
 }
@@ -339,7 +306,7 @@ const RETIRE_GRACE_MS = 1000;
 function writePidFile(p: ShimPaths, f: ShimFlags): void {
   // A name too long for the file system: no fast path, `start` goes through Node.
   if (basename(p.pidFile).length > 255 || /\n/.test(f.address + f.namespace)) return;
-  writeAtomic(p.pidFile, `${process.pid} ${procStat(process.pid)?.startTime ?? 0} ${p.socket}\n${f.address}\n${f.namespace}\n`);
+  writeFileAtomic(p.pidFile, `${process.pid} ${procStat(process.pid)?.startTime ?? 0} ${p.socket}\n${f.address}\n${f.namespace}\n`);
 }
 
 function removePidFileIfOurs(p: ShimPaths): void {

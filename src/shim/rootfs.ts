@@ -3,7 +3,7 @@
 // <bundle>/rootfs at Create and take off at Delete.
 import { mkdirSync } from 'node:fs';
 import { MS_BIND, MS_RDONLY, MS_REMOUNT, parseMountOptions } from '../rootfs/options';
-import { mount, MNT_DETACH, umount } from './libc';
+import { mount, MNT_DETACH, umount } from '../sys/libc';
 
 export interface RootfsMount {
   type: string;

@@ -14,7 +14,7 @@ import type { Runtime } from '../runtime/runtime';
 import { initAlive } from '../runtime/state';
 import { ConsoleSocket } from './console';
 import { Topic, type Publisher } from './events';
-import { setWindowSize } from './libc';
+import { setWindowSize } from '../sys/libc';
 import { statsToMetrics, statsToMetricsV2 } from './metrics';
 import {
   decode,

@@ -11,8 +11,8 @@ import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import tty from 'node:tty';
-import type { StdioEntry } from '../runtime/launcher';
-import { setBlocking } from './libc';
+import type { StdioEntry } from '../init/fds';
+import { setBlocking } from '../sys/libc';
 import { Code, TtrpcError } from './ttrpc';
 
 export interface StdioPaths {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { layoutOf, MAX_SLOTS, NO_SLOT, OPS, type FieldLayout, type OpName } from '../../src/init/ops';
-import { Plan } from '../../src/runtime/plan';
+import { Plan } from '../../src/init/plan';
 import { prng } from '../prng';
 
 const ECHO = join(__dirname, '../../native/build/plan-echo');

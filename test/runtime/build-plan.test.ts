@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildExecPlan, buildInitPlan, type PlanInput } from '../../src/runtime/build-plan';
 import { defaultSpec } from '../../src/oci/defaults';
-import { NO_SLOT, Plan, Slot, T, type OpName } from '../../src/runtime/plan';
+import { NO_SLOT, Plan, Slot, T, type OpName } from '../../src/init/plan';
 import { OPS } from '../../src/init/ops';
 import { parseCgroupMounts } from '../../src/cgroups/hierarchy';
 import { ConfigError } from '../../src/errors';

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { addHookSteps, hookStepError, MAX_TIMER_MS, runHook, setLongTimeout } from '../../src/runtime/hooks';
-import { Plan } from '../../src/runtime/plan';
+import { hookStepError } from '../../src/init/driver';
+import { addHookSteps, MAX_TIMER_MS, runHook, setLongTimeout } from '../../src/runtime/hooks';
+import { Plan } from '../../src/init/plan';
 import type { State } from '../../src/oci/types';
 
 const state: State = { ociVersion: '1.2.0', id: 'c', status: 'creating', pid: 1, bundle: '/b', annotations: {} };

@@ -9,7 +9,7 @@ import { Publisher, Topic, type Envelope } from '../../src/shim/events';
 import { parseFlags } from '../../src/shim/main';
 import { pidFileName, shimKey, shimPaths } from '../../src/shim/paths';
 import { decode, T } from '../../src/shim/proto';
-import { procStat } from '../../src/runtime/state';
+import { procStat } from '../../src/sys/proc';
 import { parseStdio } from '../../src/shim/stdio';
 import { Code } from '../../src/shim/ttrpc';
 

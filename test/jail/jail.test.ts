@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildJailSpec, parseCpus, parseExposed, parseUidSpec, type JailOptions } from '../../src/network/jail';
+import { buildJailSpec, parseCpus, parseExposed, parseUidSpec, type JailOptions } from '../../src/jail/jail';
 
 const base: JailOptions = { args: ['busybox', 'httpd', '-f'], ro: [], rw: [], caps: [], env: [] };
 const host = { exists: (p: string) => ['/usr', '/etc', '/opt', '/srv/www', '/data', '/etc/shadow'].includes(p) };

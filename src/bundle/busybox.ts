@@ -1,7 +1,7 @@
 // A self-contained OCI bundle built from the host's static busybox (Debian's
 // busybox-static): the demo's default bundle, and the tests' and benchmark's.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { childProcess } from '../runtime/node-lazy';
+import { childProcess } from '../sys/node-lazy';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { defaultSpec } from '../oci/defaults';

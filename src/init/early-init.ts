@@ -3,7 +3,7 @@
 // create, run and exec hand it theirs when they can; otherwise it is let go
 // (it reads EOF and exits).
 import { closeSync } from 'node:fs';
-import type { StdioEntry } from './launcher';
+import { ctrlFdNumber, type StdioEntry } from './fds';
 
 export class EarlyInit {
   private open = true;
@@ -27,7 +27,7 @@ export class EarlyInit {
    * while its socket is open: Node cannot mark an inherited fd close-on-exec,
    * so a hook or helper would inherit the socket. */
   usableFor(o: { stdio: StdioEntry[]; preserveFds: number; extraFds: number[]; spawnsHelpers: boolean }): boolean {
-    return this.open && o.stdio.every((s) => s === 'inherit') && o.extraFds.length === 0 && 3 + o.preserveFds <= this.fd && !o.spawnsHelpers;
+    return this.open && o.stdio.every((s) => s === 'inherit') && o.extraFds.length === 0 && ctrlFdNumber(o.preserveFds) <= this.fd && !o.spawnsHelpers;
   }
 
   /** Hands the socket over (its new owner closes it). */

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { breakLockIfStill, procStat, staleLockText } from '../../src/runtime/state';
+import { breakLockIfStill, staleLockText } from '../../src/sys/lock-file';
+import { procStat } from '../../src/sys/proc';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsrun-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

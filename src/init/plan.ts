@@ -3,10 +3,10 @@
 // step index, so the description is what the user reads. What each
 // operation's fields are is written once, in ../init/ops.ts; the native
 // decoder is generated from it.
-import { layoutOf, type FieldLayout, type OpArgs, type OpName, OPS, NO_SLOT } from '../init/ops';
+import { layoutOf, type FieldLayout, type OpArgs, type OpName, OPS, NO_SLOT } from './ops';
 
-export { MAX_SLOTS, Msg, NO_SLOT, PROC_SUPER_MAGIC, SELF_COPY_STEP, Slot, T } from '../init/ops';
-export type { OpName } from '../init/ops';
+export { MAX_SLOTS, Msg, NO_SLOT, PROC_SUPER_MAGIC, SELF_COPY_STEP, Slot, T } from './ops';
+export type { OpName } from './ops';
 
 /** One step: the operation, its typed fields, and what it does in words. */
 export type Step<K extends OpName = OpName> = {

@@ -17,7 +17,7 @@ import { UsageError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
 import { defaultProfile } from '../seccomp/default-profile';
 import { parseMemoryBytes } from '../cgroups/update';
-import { parsePublish } from './publish';
+import { parsePublish } from '../network/publish';
 
 export interface JailOptions {
   /** The program and its arguments. */

@@ -1,18 +1,19 @@
-// Starts the native init with a plan and speaks its control protocol:
+// The driver of the native init (native/tsrun-init.c): starts it, or adopts
+// the one the tsrun command started early, hands it a plan and speaks its
+// control protocol:
 //   Node -> init: the plan; later GO (+ the state JSON hooks get on stdin)
 //   init -> Node: PID (from stage 0), then READY or ERROR(step, errno)
-import type { IOType } from 'node:child_process';
 import type { EarlyInit } from './early-init';
-import { childProcess } from './node-lazy';
+import { childProcess } from '../sys/node-lazy';
 import { closeSync, existsSync, writeSync } from 'node:fs';
-import { sendWithFds } from './libc';
+import { sendWithFds } from '../sys/libc';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { errnoText, InitError, TsrunError } from '../errors';
-import { hookStepError } from './hooks';
-import { Msg, SELF_COPY_STEP, type Plan } from './plan';
-import { mark } from './trace';
+import { errnoName, errnoText, HookError, InitError, TsrunError } from '../errors';
+import { ctrlFdNumber, type StdioEntry } from './fds';
+import { Msg, SELF_COPY_STEP, type Plan, type Step } from './plan';
+import { mark } from '../sys/trace';
 
 const MSG_SIZE = 16;
 
@@ -20,15 +21,13 @@ const MSG_SIZE = 16;
 export function initBinary(): string {
   const override = process.env.TSRUN_INIT;
   if (override) return override;
-  // dist/tsrun.js, src/runtime/launcher.ts: look upwards for native/build.
+  // dist/tsrun.js, src/init/driver.ts: look upwards for native/build.
   for (const rel of ['../native/build/tsrun-init', '../../native/build/tsrun-init']) {
     const p = join(__dirname, rel);
     if (existsSync(p)) return p;
   }
   throw new TsrunError('the native init is not built: run `npm install` (or `make -C native`) in the tsrun checkout');
 }
-
-export type StdioEntry = IOType | number;
 
 export interface SpawnOptions {
   /** stdin, stdout, stderr for the container (file descriptors or 'inherit'/'ignore'). */
@@ -48,12 +47,6 @@ export interface Launched {
   pid: number;
   /** Resolves with stage 0's exit code (relay mode: the container's). */
   exited: Promise<number>;
-}
-
-
-/** The fd number the init sees the control socket at; extra fds follow it. */
-export function ctrlFdNumber(preserveFds: number): number {
-  return 3 + preserveFds;
 }
 
 /** A native init started ahead of its plan: it waits for it on the control
@@ -212,6 +205,18 @@ async function drive(
   if (second.type === Msg.ERROR) fail(second);
   if (second.type !== Msg.READY) throw new TsrunError(`native init protocol error: unexpected message ${second.type}`);
   return { pid, exited: io.ready() };
+}
+
+const ETIMEDOUT = 110;
+const ECHILD = 10;
+
+/** The error for a HOOK step the init reports failed, with its errno and
+ * the hook's wait status, worded like a host hook's failure. */
+export function hookStepError(step: Step<'hook'>, errno: number, waitStatus: number): HookError {
+  if (errno === ETIMEDOUT) return new HookError(`${step.what} timed out after ${step.args.timeout ?? '?'}s`);
+  if (errno !== ECHILD) return new HookError(`${step.what} could not be run: ${errnoName(errno)}`);
+  const signal = waitStatus & 0x7f;
+  return new HookError(`${step.what} failed: ${signal ? `killed by signal ${signal}` : `exit status ${(waitStatus >> 8) & 0xff}`}`);
 }
 
 /** Writes to the control socket directly while it takes everything at once
