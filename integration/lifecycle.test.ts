@@ -912,17 +912,30 @@ describe('hooks', () => {
     expect(procsWithArgv(argv)).toEqual([]);
   });
 
-  it('a failing poststart hook is only a warning: the container keeps running (runtime-spec)', async () => {
-    // The spec: a failing poststart hook is logged as a warning; the lifecycle continues.
+  it('a failing poststart hook fails the start and kills the container, as runc does (runtime-spec 1.3)', async () => {
     const bundle = sb.bundle(['sleep', '30'], (s) => {
       s.hooks = { poststart: [shHook('exit 1')] };
     });
     const id = sb.id();
     ok(['create', '--bundle', bundle, id]);
+    const pid = state(id).pid as number;
     const r = cli(['start', id]);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/poststart/);
-    expect(state(id)).toMatchObject({ status: 'running' });
-    ok(['delete', '--force', id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/poststart hook #0.*exit status 1/);
+    expect(state(id)).toMatchObject({ status: 'stopped' });
+    expect(existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')).toBe(false);
+    ok(['delete', id]);
+  });
+
+  it('run with a failing poststart hook exits non-zero and leaves nothing behind', async () => {
+    const bundle = sb.bundle(['sh', '-c', 'sleep 1; echo Hello'], (s) => {
+      s.hooks = { poststart: [{ path: '/bin/true' }, shHook('exit 3')] };
+    });
+    const id = sb.id();
+    const r = cli(['run', '--bundle', bundle, id]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).not.toContain('Hello');
+    expect(r.stderr).toMatch(/poststart hook #1.*exit status 3/);
+    expect(await leftovers(id, { bundle })).toEqual([]);
   });
 });

@@ -227,7 +227,7 @@ export class Runtime {
       const c = await this.createInternal({ id, opts, relay: !opts.detach, pair, spec, startNow });
       if (pair && c.master !== undefined) stopRelay = lazy.pty().relayTerminal(pair, c.master);
       try {
-        if (startNow) await runHooksWarn('poststart', spec.hooks?.poststart, this.hookState(c.state, 'running'), this.warn);
+        if (startNow) await this.poststart(c.state);
         else await this.start(id);
       } catch (e) {
         await this.delete(id, true).catch(() => {});
@@ -478,7 +478,18 @@ export class Runtime {
       await releaseFifo(fifoPath(dir), st);
       return st;
     });
-    await runHooksWarn('poststart', st.config.hooks?.poststart, this.hookState(st, 'running'), this.warn);
+    await this.poststart(st);
+  }
+
+  /** poststart hooks: as runc does (and runtime-spec 1.3 says), a failing
+   * one fails the start and the container is killed. */
+  private async poststart(st: StoredState): Promise<void> {
+    try {
+      await runHooks('poststart', st.config.hooks?.poststart, this.hookState(st, 'running'));
+    } catch (e) {
+      await this.kill(st.id, 9).catch(() => {});
+      throw e;
+    }
   }
 
   /** Starts another process in a running container. In the foreground it
