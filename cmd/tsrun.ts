@@ -14,7 +14,7 @@ import { mark } from '../src/sys/trace';
 import { version as pkgVersion } from '../package.json';
 import { JAIL_HELP } from '../src/jail/help'; // jail (issue 7)
 
-const SPEC_VERSION = '1.2.0';
+const SPEC_VERSION = '1.3.0';
 /** The git commit the bundle was built from (scripts/bundle.mjs defines it). */
 declare const TSRUN_COMMIT: string | undefined;
 

@@ -288,6 +288,10 @@ int plan_decode(uint32_t op, struct cursor *c, union op_args *out)
 			c->bad = 1;
 		out->clone_tree.recursive = get_u64(c);
 		break;
+	case OP_SET_MEMPOLICY:
+		out->set_mempolicy.mode = get_u64(c);
+		out->set_mempolicy.nodes = get_bytes(c, &out->set_mempolicy.nodes_len);
+		break;
 	case OP_PIDFD_OPEN:
 		out->pidfd_open.pid = get_u64(c);
 		out->pidfd_open.start_time = get_u64(c);
@@ -375,6 +379,7 @@ static const char *const op_names[OP_LAST + 1] = {
 	[OP_FIX_STDIO] = "fixStdio",
 	[OP_REMOUNT_SLOT] = "remountSlot",
 	[OP_CLONE_TREE] = "cloneTree",
+	[OP_SET_MEMPOLICY] = "setMempolicy",
 	[OP_PIDFD_OPEN] = "pidfdOpen",
 	[OP_SETNS_PIDFD] = "setnsPidfd",
 	[OP_PIDFD_ALIVE] = "pidfdAlive",
@@ -444,6 +449,7 @@ int plan_run(uint32_t op, const union op_args *a, struct step *s)
 	case OP_FIX_STDIO: return op_fix_stdio(&a->fix_stdio, s);
 	case OP_REMOUNT_SLOT: return op_remount_slot(&a->remount_slot, s);
 	case OP_CLONE_TREE: return op_clone_tree(&a->clone_tree, s);
+	case OP_SET_MEMPOLICY: return op_set_mempolicy(&a->set_mempolicy, s);
 	case OP_PIDFD_OPEN: return op_pidfd_open(&a->pidfd_open, s);
 	case OP_SETNS_PIDFD: return op_setns_pidfd(&a->setns_pidfd, s);
 	case OP_PIDFD_ALIVE: return op_pidfd_alive(&a->pidfd_alive, s);

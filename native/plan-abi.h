@@ -95,6 +95,7 @@ enum op {
 	OP_FIX_STDIO = 58,
 	OP_REMOUNT_SLOT = 59,
 	OP_CLONE_TREE = 60,
+	OP_SET_MEMPOLICY = 61,
 	OP_PIDFD_OPEN = 70,
 	OP_SETNS_PIDFD = 71,
 	OP_PIDFD_ALIVE = 72,
@@ -472,6 +473,13 @@ struct op_clone_tree {
 	uint64_t recursive;
 };
 
+/* setMempolicy: set_mempolicy(mode, nodes): mode with its MPOL_F_* flags, nodes a bit mask (empty: none) */
+struct op_set_mempolicy {
+	uint64_t mode;
+	const uint8_t *nodes; /* unaligned, inside the plan */
+	uint32_t nodes_len;
+};
+
 /* pidfdOpen: a pidfd of pid into slot, if its start time is still startTime */
 struct op_pidfd_open {
 	uint64_t pid;
@@ -546,6 +554,7 @@ union op_args {
 	struct op_fix_stdio fix_stdio;
 	struct op_remount_slot remount_slot;
 	struct op_clone_tree clone_tree;
+	struct op_set_mempolicy set_mempolicy;
 	struct op_pidfd_open pidfd_open;
 	struct op_setns_pidfd setns_pidfd;
 	struct op_pidfd_alive pidfd_alive;
@@ -620,6 +629,7 @@ int op_clone_mount(const struct op_clone_mount *a, struct step *s);
 int op_fix_stdio(const struct op_fix_stdio *a, struct step *s);
 int op_remount_slot(const struct op_remount_slot *a, struct step *s);
 int op_clone_tree(const struct op_clone_tree *a, struct step *s);
+int op_set_mempolicy(const struct op_set_mempolicy *a, struct step *s);
 int op_pidfd_open(const struct op_pidfd_open *a, struct step *s);
 int op_setns_pidfd(const struct op_setns_pidfd *a, struct step *s);
 int op_pidfd_alive(const struct op_pidfd_alive *a, struct step *s);

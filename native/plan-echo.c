@@ -536,6 +536,14 @@ static void echo_step(uint32_t op, const union op_args *a)
 		printf("\"%llu\"", (unsigned long long)a->clone_tree.recursive);
 		printf("}\n");
 		break;
+	case OP_SET_MEMPOLICY:
+		printf("{\"op\":\"setMempolicy\"");
+		printf(",\"mode\":");
+		printf("\"%llu\"", (unsigned long long)a->set_mempolicy.mode);
+		printf(",\"nodes\":");
+		echo_bytes(a->set_mempolicy.nodes, a->set_mempolicy.nodes_len);
+		printf("}\n");
+		break;
 	case OP_PIDFD_OPEN:
 		printf("{\"op\":\"pidfdOpen\"");
 		printf(",\"pid\":");

@@ -199,6 +199,7 @@ export const OPS = {
   fixStdio: { code: 58, doc: 'stdio becomes uid\'s (not the null device)', fields: { uid: 'u64' } },
   remountSlot: { code: 59, doc: 'final flags for a mount kept in slot', fields: { slot: 'slot', flags: 'u64', tflags: 'u64?' } },
   cloneTree: { code: 60, doc: 'a detached copy of the mount tree at a host path into slot (a Slot.SOURCE one)', fields: { path: 'str', slot: 'slot', recursive: 'u64?' } },
+  setMempolicy: { code: 61, doc: 'set_mempolicy(mode, nodes): mode with its MPOL_F_* flags, nodes a bit mask (empty: none)', fields: { mode: 'u64', nodes: 'bytes' } },
   pidfdOpen: { code: 70, doc: 'a pidfd of pid into slot, if its start time is still startTime', fields: { pid: 'u64', startTime: 'u64', slot: 'slot' } },
   setnsPidfd: { code: 71, doc: 'join one namespace of the pidfd\'s process', fields: { slot: 'slot', nstype: 'u64' } },
   pidfdAlive: { code: 72, doc: 'fail with ESRCH if the pidfd\'s process has exited', fields: { slot: 'slot' } },

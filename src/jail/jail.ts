@@ -132,7 +132,7 @@ export function buildJailSpec(o: JailOptions, rootfs: string, host: { exists: (p
   }
 
   const spec: Spec = {
-    ociVersion: '1.2.0',
+    ociVersion: '1.3.0',
     process: {
       terminal: !!o.tty,
       user: { uid: 0, gid: 0 },

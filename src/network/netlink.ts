@@ -39,7 +39,7 @@ export const IFLA = {
 export const IFLA_INFO = { KIND: 1, DATA: 2 } as const;
 export const VETH_INFO_PEER = 1;
 export const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, BROADCAST: 4, FLAGS: 8 } as const;
-export const IFA_F = { NODAD: 0x02 } as const;
+export const IFA_F = { NODAD: 0x02, PERMANENT: 0x80 } as const;
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, TABLE: 15 } as const;
 export const RT_TABLE_MAIN = 254;
 export const RTPROT_STATIC = 4;
@@ -292,12 +292,24 @@ export interface AddrInfo {
   prefixlen: number;
   /** The address's raw bytes (IFA_LOCAL, else IFA_ADDRESS). */
   address: Buffer;
+  /** IFA_F_* (IFA_FLAGS when the kernel sent it, else the header's 8 bits). */
+  flags: number;
+  /** RT_SCOPE_*. */
+  scope: number;
 }
 
 export function parseAddr(payload: Buffer): AddrInfo {
   const a = parseIfaddrmsg(payload);
   const attrs = decodeAttrs(payload.subarray(8));
-  return { family: a.family, index: a.index, prefixlen: a.prefixlen, address: findAttr(attrs, IFA.LOCAL) ?? findAttr(attrs, IFA.ADDRESS) ?? Buffer.alloc(0) };
+  const flags = findAttr(attrs, IFA.FLAGS);
+  return {
+    family: a.family,
+    index: a.index,
+    prefixlen: a.prefixlen,
+    address: findAttr(attrs, IFA.LOCAL) ?? findAttr(attrs, IFA.ADDRESS) ?? Buffer.alloc(0),
+    flags: flags && flags.length >= 4 ? flags.readUInt32LE(0) : a.flags,
+    scope: a.scope,
+  };
 }
 
 export function parseMac(text: string): Buffer {

@@ -34,7 +34,7 @@ function baseMounts(): Mount[] {
 /** A fresh (caller-owned) default config. */
 export function defaultSpec(opts: DefaultSpecOptions = {}): Spec {
   const spec: Spec = {
-    ociVersion: '1.2.0',
+    ociVersion: '1.3.0',
     process: {
       terminal: true,
       user: { uid: 0, gid: 0 },

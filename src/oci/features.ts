@@ -2,7 +2,7 @@
 
 import { version } from '../../package.json';
 import type { Arch, Features, HookName, LinuxSeccompFlag } from './types';
-import { NAMESPACE_TYPES, SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from './validate';
+import { MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, NAMESPACE_TYPES, SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPERATORS } from './validate';
 
 /** Linux capability names and their bit numbers (linux/capability.h), CAP_CHOWN..CAP_CHECKPOINT_RESTORE. */
 export const ALL_CAPABILITIES = Object.freeze({
@@ -79,7 +79,7 @@ export function features(): Features {
   const flags: LinuxSeccompFlag[] = [...SECCOMP_FLAGS];
   return {
     ociVersionMin: '1.0.0',
-    ociVersionMax: '1.2.0',
+    ociVersionMax: '1.3.0',
     hooks: [...HOOK_NAMES],
     mountOptions: [...MOUNT_OPTIONS],
     linux: {
@@ -98,6 +98,8 @@ export function features(): Features {
       selinux: { enabled: false },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: true } },
+      netDevices: { enabled: true },
+      memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
     },
     annotations: { 'io.github.tsrun.version': version },
   };

@@ -485,7 +485,8 @@ export interface LinuxFeatures {
   };
   apparmor?: { enabled?: boolean };
   selinux?: { enabled?: boolean };
-  intelRdt?: { enabled?: boolean };
+  intelRdt?: { enabled?: boolean; schemata?: boolean; enableMonitoring?: boolean };
   mountExtensions?: { idmap?: { enabled?: boolean } };
   netDevices?: { enabled?: boolean };
+  memoryPolicy?: { modes?: string[]; flags?: string[] };
 }

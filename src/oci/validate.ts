@@ -306,7 +306,7 @@ const SCHEDULER_FLAGS = [
 ];
 // The spec lists the first four; runc also accepts the recursive forms, and so do we.
 const ROOTFS_PROPAGATION = ['private', 'shared', 'slave', 'unbindable', 'rprivate', 'rshared', 'rslave', 'runbindable'];
-const MEMORY_POLICY_MODES = [
+export const MEMORY_POLICY_MODES = [
   'MPOL_DEFAULT',
   'MPOL_BIND',
   'MPOL_INTERLEAVE',
@@ -315,7 +315,7 @@ const MEMORY_POLICY_MODES = [
   'MPOL_PREFERRED_MANY',
   'MPOL_LOCAL',
 ];
-const MEMORY_POLICY_FLAGS = ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'];
+export const MEMORY_POLICY_FLAGS = ['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES'];
 
 // ---------------------------------------------------------------------------------------
 // The table: config.json, field by field

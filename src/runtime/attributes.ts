@@ -3,7 +3,7 @@
 // host offers, so a request is applied or refused, never silently dropped.
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
-import type { Process, Spec } from '../oci/types';
+import type { LinuxMemoryPolicy, Process, Spec } from '../oci/types';
 import type { NamespacePlan } from '../namespaces';
 import { type Plan, PROC_SUPER_MAGIC } from '../init/plan';
 
@@ -93,14 +93,15 @@ const SCHED_FLAG: Record<string, number> = {
 const IOPRIO_CLASS: Record<string, number> = { IOPRIO_CLASS_RT: 1, IOPRIO_CLASS_BE: 2, IOPRIO_CLASS_IDLE: 3 };
 
 /** Parses a cpu list ("0-3,7") into a sched_setaffinity mask. */
-export function cpuMask(list: string, field: string): Buffer {
+/** A kernel bit mask (1024 bits) from a list like "0-3,7". */
+export function cpuMask(list: string, field: string, unit = 'cpu'): Buffer {
   const mask = Buffer.alloc(128);
   for (const part of list.split(',')) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!m) throw new ConfigError(`${field}: invalid cpu list "${list}"`);
+    if (!m) throw new ConfigError(`${field}: invalid ${unit} list "${list}"`);
     const lo = Number(m[1]);
     const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    if (hi < lo || hi >= mask.length * 8) throw new ConfigError(`${field}: invalid cpu range "${part.trim()}"`);
+    if (hi < lo || hi >= mask.length * 8) throw new ConfigError(`${field}: invalid ${unit} range "${part.trim()}"`);
     for (let c = lo; c <= hi; c++) mask[c >> 3]! |= 1 << (c & 7);
   }
   return mask;
@@ -137,4 +138,42 @@ export function addSchedulingSteps(plan: Plan, proc: Process): void {
 export function addFinalAffinityStep(plan: Plan, proc: Process): void {
   const final = proc.execCPUAffinity?.final;
   if (final) plan.add('affinity', `set the CPU affinity to ${final}`, { mask: cpuMask(final, 'process.execCPUAffinity.final') });
+}
+
+const MPOL_MODE: Record<string, number> = {
+  MPOL_DEFAULT: 0,
+  MPOL_PREFERRED: 1,
+  MPOL_BIND: 2,
+  MPOL_INTERLEAVE: 3,
+  MPOL_LOCAL: 4,
+  MPOL_PREFERRED_MANY: 5,
+  MPOL_WEIGHTED_INTERLEAVE: 6,
+};
+const MPOL_FLAG: Record<string, number> = { MPOL_F_STATIC_NODES: 1 << 15, MPOL_F_RELATIVE_NODES: 1 << 14, MPOL_F_NUMA_BALANCING: 1 << 13 };
+const MPOL_NO_NODES = new Set(['MPOL_DEFAULT', 'MPOL_LOCAL']);
+const MPOL_SOME_NODES = new Set(['MPOL_BIND', 'MPOL_INTERLEAVE', 'MPOL_PREFERRED_MANY', 'MPOL_WEIGHTED_INTERLEAVE']);
+
+/** linux.memoryPolicy: set_mempolicy(2) in the init (and in exec'd
+ * processes, as runc does), before the seccomp filter. */
+export function addMemoryPolicyStep(plan: Plan, mp: LinuxMemoryPolicy | undefined): void {
+  if (!mp) return;
+  const field = 'linux.memoryPolicy';
+  const name = mp.mode;
+  if (name === undefined) throw new ConfigError(`${field}.mode is required`);
+  const mode = MPOL_MODE[name];
+  if (mode === undefined) throw new ConfigError(`${field}.mode: unknown mode "${name}"`);
+  let flags = 0;
+  for (const f of mp.flags ?? []) {
+    const bit = MPOL_FLAG[f];
+    if (bit === undefined) throw new ConfigError(`${field}.flags: unknown flag "${f}"`);
+    flags |= bit;
+  }
+  const nodes = mp.nodes?.trim() ? cpuMask(mp.nodes, `${field}.nodes`, 'node') : undefined;
+  if (nodes && MPOL_NO_NODES.has(name)) throw new ConfigError(`${field}: mode ${name} takes no nodes (got "${mp.nodes}")`);
+  if (!nodes && MPOL_SOME_NODES.has(name)) throw new ConfigError(`${field}: mode ${name} needs at least one node in "nodes"`);
+  plan.add('setMempolicy', `set the memory policy ${name}${mp.nodes ? ` on nodes ${mp.nodes}` : ''}${flags ? ` (${mp.flags!.join(', ')})` : ''}`, {
+    mode: mode | flags,
+    nodes: nodes ?? Buffer.alloc(0),
+  });
+  plan.explain(22 /* EINVAL */, 'the kernel refused this memory policy (a node that does not exist or is not allowed, or flags the mode does not take)');
 }

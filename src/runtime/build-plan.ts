@@ -10,7 +10,7 @@ import { CLONE, JOIN_ORDER, NS_FLAG, checkNamespaceConfig, mapToHost, planNamesp
 import { addHostSourceClones, addRootfsFinishSteps, addRootfsSteps, type ReadonlyLater } from '../rootfs/mounts';
 import { addHookSteps } from './hooks';
 import type { IdmapSource } from '../rootfs/idmap-mount';
-import { addFinalAffinityStep, addLsmSteps, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
+import { addFinalAffinityStep, addLsmSteps, addMemoryPolicyStep, addProcWrite, addSchedulingSteps, checkLsm, checkSysctls } from './attributes';
 import { Plan, Slot, T } from '../init/plan';
 import { addCgroupOpens, type CgroupTargets } from './cgroup-steps';
 import { addChdirSteps, addStdioOwnerStep, addExecCheckStep, addFinalExecStep, addIdentitySteps, addRlimitSteps, capSets, ownBoundingSet } from './process';
@@ -174,6 +174,7 @@ export function buildInitPlan(input: PlanInput): { plan: Plan; ns: NamespacePlan
     const domain = linux.personality.domain === 'LINUX32' ? PER_LINUX32 : PER_LINUX;
     plan.add('personality', `set the personality to ${linux.personality.domain}`, { persona: domain });
   }
+  addMemoryPolicyStep(plan, linux.memoryPolicy);
   addProcessSteps(plan, proc, {
     lenient: isLenient(spec.annotations),
     seccomp: input.seccomp,
@@ -327,6 +328,7 @@ export function buildExecPlan(input: ExecPlanInput): Plan {
   plan.add('waitGo', 'wait for the runtime');
   if (!proc.terminal) plan.add('setsid', 'start a new session');
   if (hasConsole) addConsoleStep(plan, '', proc.consoleSize);
+  addMemoryPolicyStep(plan, input.spec.linux?.memoryPolicy);
   addProcessSteps(plan, proc, { seccomp: input.seccomp, warn: input.warn, preserveFds: input.preserveFds, setgroupsAllowed: input.setgroupsAllowed, lenient: isLenient(input.spec.annotations) });
   return plan;
 }

@@ -315,6 +315,7 @@ export class Runtime {
       throw new ConfigError('running tsrun as an unprivileged user needs a user namespace in config.json (`tsrun spec --rootless` writes one)');
     }
     const hasUserns = (linux.namespaces ?? []).some((n) => n.type === 'user' && !n.path);
+    if (linux.netDevices) lazy.netDevices().checkNetDevices(linux.netDevices, { netns: (linux.namespaces ?? []).some((n) => n.type === 'network'), rootless: this.rootless });
     const mapping = hasUserns ? mapMethod(linux.uidMappings ?? [], linux.gidMappings ?? [], this.me) : 'direct';
     const dir = containerDir(this.root, id);
     const cgroups = this.cgroupLayout();
@@ -456,6 +457,8 @@ export class Runtime {
       state.network = await lazy.network().attachNetwork(netReq, { owner: dir, pid, warn: this.warn });
       writeState(dir, state);
     }
+    // Host devices into the container (never moved back: the kernel does that).
+    if (linux.netDevices) lazy.netDevices().moveNetDevices(linux.netDevices, pid);
     const hookState = this.hookState(state, 'creating');
     await runHooks('prestart', spec.hooks?.prestart, hookState);
     await runHooks('createRuntime', spec.hooks?.createRuntime, hookState);
@@ -779,6 +782,7 @@ const lazy = {
   pty: () => require('./pty') as typeof import('./pty'),
   idmap: () => require('../rootfs/idmap-mount') as typeof import('../rootfs/idmap-mount'),
   slirp: () => require('../network/slirp') as typeof import('../network/slirp'),
+  netDevices: () => require('../network/net-devices') as typeof import('../network/net-devices'),
   /* eslint-enable @typescript-eslint/no-require-imports */
 };
 

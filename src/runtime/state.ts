@@ -18,7 +18,7 @@ import { withLockFile } from '../sys/lock-file';
 import { procStat } from '../sys/proc';
 
 export const DEFAULT_ROOT = '/run/tsrun';
-export const OCI_VERSION = '1.2.0';
+export const OCI_VERSION = '1.3.0';
 
 export interface StoredState {
   ociVersion: string;

@@ -8,7 +8,7 @@ const oracle = loadOracle();
 describe('defaultSpec', () => {
   it('writes the runc example config', () => {
     const s = defaultSpec({});
-    expect(s.ociVersion).toBe('1.2.0');
+    expect(s.ociVersion).toBe('1.3.0');
     expect(s.process).toMatchObject({
       terminal: true,
       user: { uid: 0, gid: 0 },

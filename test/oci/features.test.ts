@@ -22,7 +22,7 @@ describe('features', () => {
   it('describes tsrun', () => {
     const f = features();
     expect(f.ociVersionMin).toBe('1.0.0');
-    expect(f.ociVersionMax).toBe('1.2.0');
+    expect(f.ociVersionMax).toBe('1.3.0');
     expect(f.hooks).toEqual(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
     expect(f.mountOptions).toEqual([...MOUNT_OPTIONS]);
     expect(f.mountOptions).toContain('tmpcopyup');
