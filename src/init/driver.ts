@@ -1,4 +1,4 @@
-// The driver of the native init (native/tsrun-init.c): starts it, or adopts
+// The driver of the native init (native/, built as native/build/tsrun-init): starts it, or adopts
 // the one the tsrun command started early, hands it a plan and speaks its
 // control protocol:
 //   Node -> init: the plan; later GO (+ the state JSON hooks get on stdin)
@@ -17,7 +17,7 @@ import { mark } from '../sys/trace';
 
 const MSG_SIZE = 16;
 
-/** The native init binary, built by `npm install` from native/tsrun-init.c. */
+/** The native init binary, built by `npm install` from native/ (init.c and its files). */
 export function initBinary(): string {
   const override = process.env.TSRUN_INIT;
   if (override) return override;
