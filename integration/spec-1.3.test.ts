@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Spec } from '../src/oci/types';
 import { hostLeftovers, Sandbox } from './helpers';
 
 const sb = new Sandbox('spec13');
@@ -26,6 +27,18 @@ function dummy(n: number, v4: string, v6: string): string {
   ip('addr', 'add', v4, 'dev', name);
   ip('addr', 'add', v6, 'dev', name, 'nodad');
   return name;
+}
+
+/** create fails with one line matching message, leaving no state and nothing on the host. */
+function createRefused(mutate: (s: Spec) => void, message: RegExp): void {
+  const b = sb.bundle(['true'], mutate);
+  const id = sb.id();
+  const r = sb.tsrun(['create', '--bundle', b, id]);
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(message);
+  expect(existsSync(`${sb.root}/${id}`)).toBe(false);
+  expect(hostLeftovers(id)).toEqual([]);
 }
 
 const hostHas = (name: string) => existsSync(`/sys/class/net/${name}`);
@@ -64,7 +77,7 @@ describe('linux.netDevices', () => {
   });
 
   it('refuses a device that does not exist, a name taken in the container, a bad name, and no network namespace, leaving nothing behind', () => {
-    const cases: [(s: import('../src/oci/types').Spec) => void, RegExp][] = [
+    const cases: [(s: Spec) => void, RegExp][] = [
       [(s) => (s.linux!.netDevices = { [`${tag}none`]: {} }), /no network device "ts\d+none" on the host/],
       [(s) => (s.linux!.netDevices = { [dummy(3, '192.0.2.13/24', '2001:db8::13/64')]: { name: 'lo' } }), /a network device named "lo" already exists in the container/],
       [(s) => (s.linux!.netDevices = { 'a/b': {} }), /invalid network device name "a\/b"/],
@@ -76,16 +89,7 @@ describe('linux.netDevices', () => {
         /needs a network namespace/,
       ],
     ];
-    for (const [mutate, message] of cases) {
-      const b = sb.bundle(['true'], mutate);
-      const id = sb.id();
-      const r = sb.tsrun(['create', '--bundle', b, id]);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(message);
-      expect(existsSync(`${sb.root}/${id}`)).toBe(false);
-      expect(hostLeftovers(id)).toEqual([]);
-    }
+    for (const [mutate, message] of cases) createRefused(mutate, message);
     // The device whose move was refused stays on the host.
     expect(readdirSync('/sys/class/net')).toContain(`${tag}d3`);
   });
@@ -116,16 +120,6 @@ describe('linux.memoryPolicy', () => {
       [{ mode: 'MPOL_BIND', nodes: '0-x' }, /invalid node list "0-x"/],
       [{ mode: 'MPOL_BIND', nodes: '1000' }, /memory policy MPOL_BIND on nodes 1000: the kernel refused/],
     ];
-    for (const [mp, message] of cases) {
-      const b = sb.bundle(['true'], (s) => {
-        s.linux!.memoryPolicy = mp as never;
-      });
-      const id = sb.id();
-      const r = sb.tsrun(['create', '--bundle', b, id]);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(message);
-      expect(existsSync(`${sb.root}/${id}`)).toBe(false);
-    }
+    for (const [mp, message] of cases) createRefused((s) => (s.linux!.memoryPolicy = mp as never), message);
   });
 });
