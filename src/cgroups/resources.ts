@@ -152,7 +152,8 @@ export function applyResources(mgr: CgroupManager, res: LinuxResources | undefin
   }
   if (r.pids) {
     const t = target(ctx, 'pids', 'pids');
-    if (t) writeValue(t.dir, 'pids.max', r.pids.limit > 0 ? String(r.pids.limit) : 'max');
+    // 0 is a limit (runtime-spec 1.3; runc 1.4 too), negative is none.
+    if (t) writeValue(t.dir, 'pids.max', r.pids.limit >= 0 ? String(r.pids.limit) : 'max');
   }
   if (r.blockIO && blockIOSet(r.blockIO)) {
     const t = target(ctx, 'blkio', 'blockIO');

@@ -128,7 +128,7 @@ describe('applyResources on cgroup v1', () => {
     expect(host.read('cpu', 'cpu.rt_period_us')).toBe('500000');
     expect(host.read('cpuset', 'cpuset.cpus')).toBe('0');
     expect(host.read('cpuset', 'cpuset.mems')).toBe('0');
-    expect(host.read('pids', 'pids.max')).toBe('max');
+    expect(host.read('pids', 'pids.max')).toBe('0');
     expect(host.read('blkio', 'blkio.bfq.weight')).toBe('300'); // no blkio.weight: BFQ's file
     expect(host.read('blkio', 'blkio.throttle.write_bps_device')).toBe('8:0 4096');
     expect(warnings).toEqual(['linux.resources.blockIO.leafWeight ignored: blkio.leaf_weight is not available']);
@@ -147,12 +147,14 @@ describe('applyResources on cgroup v1', () => {
     expect(host.read('blkio', 'blkio.bfq.weight')).toBe('default 100');
   });
 
-  it('writes positive pids limits as numbers and negative ones as max', () => {
+  it('writes pids limits as numbers, 0 included (runtime-spec 1.3, runc 1.4), and negative ones as max', () => {
     host = fakeHost(['pids', 'devices']);
     applyResources(host.mgr, { pids: { limit: 42 } }, collect());
     expect(host.read('pids', 'pids.max')).toBe('42');
     applyResources(host.mgr, { pids: { limit: -1 } }, collect());
     expect(host.read('pids', 'pids.max')).toBe('max');
+    applyResources(host.mgr, { pids: { limit: 0 } }, collect());
+    expect(host.read('pids', 'pids.max')).toBe('0');
   });
 
   it('makes unlimited memory unlimited memory+swap, and skips swap without memsw', () => {
