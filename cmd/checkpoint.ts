@@ -5,7 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { TsrunError, UsageError } from '../src/errors';
+import { TsrunError } from '../src/errors';
+import { UsageError } from './usage-error';
 import type { FlagDef } from './args';
 
 const imagePath: FlagDef = { name: 'image-path', kind: 'string', usage: 'path for saving criu image files' };

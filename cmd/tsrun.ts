@@ -5,7 +5,8 @@ import { checkPreserveFds, inheritedFdsFromEnv } from './inherited-fds';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TsrunError, UsageError } from '../src/errors';
+import { InvalidArgumentError, TsrunError } from '../src/errors';
+import { UsageError } from './usage-error';
 import { formatHelp, getBool, getInt, getString, parseArgs, splitGlobal, type FlagDef } from './args';
 import { Logger } from './log';
 import { parseSubCgroups } from '../src/cgroups/sub-cgroup';
@@ -661,7 +662,9 @@ export async function main(argv: string[]): Promise<number> {
     const code = await cmd.run(ctx, p.flags, p.positional, p);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
-    const code = e instanceof UsageError ? 1 : failureCode;
+    // Bad arguments exit 1 even where a failed command exits otherwise
+    // (exec's 255), whether the CLI or the library found them.
+    const code = e instanceof UsageError || e instanceof InvalidArgumentError ? 1 : failureCode;
     if (e instanceof TsrunError) {
       log.log('error', e.message);
       return code;

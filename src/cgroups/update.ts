@@ -1,7 +1,7 @@
 // `runc update` flags → a LinuxResources patch, and merging a patch into the
 // container's saved resources. Apply the merged result with
 // applyResources(mgr, merged, { update: true, warn }).
-import { ConfigError, UsageError } from '../errors';
+import { ConfigError, InvalidArgumentError } from '../errors';
 import type {
   LinuxHugepageLimit,
   LinuxInterfacePriority,
@@ -34,9 +34,9 @@ export function parseMemoryBytes(text: string): number {
   const s = text.trim();
   if (s === '-1') return -1;
   const m = /^(\d+(?:\.\d+)?) ?(?:([kmgtp])(i)?)?(b)?$/i.exec(s);
-  if (!m) throw new UsageError(`invalid size: ${JSON.stringify(text)}`);
+  if (!m) throw new InvalidArgumentError(`invalid size: ${JSON.stringify(text)}`);
   const n = Math.trunc(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!);
-  if (!Number.isSafeInteger(n)) throw new UsageError(`invalid size: ${JSON.stringify(text)} is too large`);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`invalid size: ${JSON.stringify(text)} is too large`);
   return n;
 }
 
@@ -84,14 +84,14 @@ function parseValue(flag: string, kind: Kind, raw: string): number | string {
       try {
         return parseMemoryBytes(raw);
       } catch (e) {
-        throw new UsageError(`invalid value for --${flag}: ${(e as Error).message}`);
+        throw new InvalidArgumentError(`invalid value for --${flag}: ${(e as Error).message}`);
       }
     case 'int':
     case 'uint': {
       const re = kind === 'int' ? /^[-+]?\d+$/ : /^\+?\d+$/;
       const n = Number(raw);
       if (!re.test(raw.trim()) || !Number.isSafeInteger(n)) {
-        throw new UsageError(`invalid value for --${flag}: ${JSON.stringify(raw)} is not ${kind === 'int' ? 'an integer' : 'a non-negative integer'}`);
+        throw new InvalidArgumentError(`invalid value for --${flag}: ${JSON.stringify(raw)} is not ${kind === 'int' ? 'an integer' : 'a non-negative integer'}`);
       }
       return n;
     }
@@ -118,11 +118,11 @@ export function parseUpdateArgs(argv: string[], io: UpdateIO): ParsedUpdate {
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
     const def = FLAGS.find((f) => f.names.includes(name));
-    if (!def) throw new UsageError(`update: flag provided but not defined: -${name}`);
+    if (!def) throw new InvalidArgumentError(`update: flag provided but not defined: -${name}`);
     let value: string;
     if (eq >= 0) value = body.slice(eq + 1);
     else {
-      if (i + 1 >= argv.length) throw new UsageError(`update: flag needs an argument: -${name}`);
+      if (i + 1 >= argv.length) throw new InvalidArgumentError(`update: flag needs an argument: -${name}`);
       value = argv[++i]!;
     }
     given.push({ def, name, value });
@@ -130,7 +130,7 @@ export function parseUpdateArgs(argv: string[], io: UpdateIO): ParsedUpdate {
 
   for (const g of given) {
     if (g.def.names[0] === 'l3-cache-schema' || g.def.names[0] === 'mem-bw-schema') {
-      throw new UsageError(`update: --${g.name}: Intel RDT is not supported by tsrun`);
+      throw new InvalidArgumentError(`update: --${g.name}: Intel RDT is not supported by tsrun`);
     }
   }
 

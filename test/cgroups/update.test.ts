@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeResources, parseMemoryBytes, parseUpdateArgs, type UpdateIO } from '../../src/cgroups/update';
-import { ConfigError, UsageError } from '../../src/errors';
+import { ConfigError, InvalidArgumentError } from '../../src/errors';
 import type { LinuxResources } from '../../src/oci/types';
 
 function io(files: Record<string, string> = {}, stdin = ''): UpdateIO & { warnings: string[] } {
@@ -31,7 +31,7 @@ describe('parseMemoryBytes', () => {
   });
 
   it('rejects garbage', () => {
-    for (const s of ['', 'abc', '-2', '1x', '1.2.3g', 'm']) expect(() => parseMemoryBytes(s), s).toThrow(UsageError);
+    for (const s of ['', 'abc', '-2', '1x', '1.2.3g', 'm']) expect(() => parseMemoryBytes(s), s).toThrow(InvalidArgumentError);
   });
 });
 
@@ -80,10 +80,10 @@ describe('parseUpdateArgs', () => {
   });
 
   it('rejects bad input', () => {
-    expect(() => parseUpdateArgs(['--bogus', '1', 'c'], io())).toThrow(UsageError);
+    expect(() => parseUpdateArgs(['--bogus', '1', 'c'], io())).toThrow(InvalidArgumentError);
     expect(() => parseUpdateArgs(['--memory'], io())).toThrow(/needs an argument/);
     expect(() => parseUpdateArgs(['--cpu-period', '-5', 'c'], io())).toThrow(/cpu-period/);
-    expect(() => parseUpdateArgs(['--pids-limit', 'x', 'c'], io())).toThrow(UsageError);
+    expect(() => parseUpdateArgs(['--pids-limit', 'x', 'c'], io())).toThrow(InvalidArgumentError);
     expect(() => parseUpdateArgs(['--memory', 'lots', 'c'], io())).toThrow(/invalid value for --memory/);
     expect(() => parseUpdateArgs(['--cpuset-cpus', '0-', 'c'], io())).toThrow(ConfigError);
     expect(() => parseUpdateArgs(['--blkio-weight', '5', 'c'], io())).toThrow(/between 10 and 1000/);
