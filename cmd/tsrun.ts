@@ -281,7 +281,7 @@ const COMMANDS: Command[] = [
     raw: true,
     nargs: 1,
     run: async (ctx, _f, args) => {
-      const { parseUpdateArgs } = await import('../src/cgroups/update');
+      const { parseUpdateArgs } = await import('./update-flags');
       const parsed = parseUpdateArgs(args, {
         readFile: (p) => readFileSync(p, 'utf8'),
         readStdin: () => readFileSync(0, 'utf8'),

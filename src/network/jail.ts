@@ -16,7 +16,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
 import { defaultProfile } from '../seccomp/default-profile';
-import { parseMemoryBytes } from '../cgroups/update';
+import { parseMemoryBytes } from '../cgroups/memory-size';
 import { parsePublish } from './publish';
 
 export interface JailOptions {
