@@ -9,7 +9,7 @@
 //
 // Error wording follows Go's flag package, e.g. `flag provided but not defined: -foo`.
 
-import { UsageError } from '../src/errors';
+import { UsageError } from './usage-error';
 
 export type FlagKind = 'bool' | 'string' | 'int' | 'strings';
 

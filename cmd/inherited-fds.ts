@@ -3,7 +3,7 @@
 // taken by Node's own fds (epoll, eventfds, its signal pipe), which must
 // never reach a container. The launcher (native/tsrun-launch.c) counts the
 // caller's before Node starts and says how many in TSRUN_INHERITED_FDS.
-import { UsageError } from '../src/errors';
+import { UsageError } from './usage-error';
 
 /** How many fds from 3 on the caller passed without a gap; undefined when
  * tsrun was not started through its launcher. Removed from the environment,

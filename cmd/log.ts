@@ -4,7 +4,8 @@
 // log file exists after every command (clients open it), and --debug adds
 // level=debug lines: to the log file, else to stderr in logrus' text form.
 import { appendFileSync } from 'node:fs';
-import { errnoText, TsrunError, UsageError } from '../src/errors';
+import { errnoText, TsrunError } from '../src/errors';
+import { UsageError } from './usage-error';
 
 export type Level = 'debug' | 'info' | 'warning' | 'error';
 

@@ -12,9 +12,11 @@ export class ConfigError extends TsrunError {
   override name = 'ConfigError';
 }
 
-/** Bad command-line usage: unknown flag, missing argument, bad value. */
-export class UsageError extends TsrunError {
-  override name = 'UsageError';
+/** An argument the caller passed is malformed or unusable: a container id,
+ * a signal, a --publish spec, a setting of the process to exec. The CLI
+ * treats it as a usage error (exec then exits 1, not 255). */
+export class InvalidArgumentError extends TsrunError {
+  override name = 'InvalidArgumentError';
 }
 
 /** The container does not exist. */

@@ -26,7 +26,8 @@ export { isValidCpuList, isValidPageSize, validateResources } from './validate';
 export * from './stats';
 export { type FreezeOptions, freeze, isFrozen, thaw } from './freezer';
 export { oomKillCount, underOom } from './oom';
-export { mergeResources, parseMemoryBytes, parseUpdateArgs, type ParsedUpdate, type UpdateIO } from './update';
+export { parseMemoryBytes } from './memory-size';
+export { mergeResources } from './update';
 export { type Controller, type ControllerTarget, findController } from './controllers';
 export { CgroupError, jsonStringifyU64, U64_MAX } from './fsutil';
 

@@ -3,7 +3,7 @@
 // as runc 1.1 does.
 import { existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { ConfigError, UsageError } from '../errors';
+import { ConfigError, InvalidArgumentError } from '../errors';
 import type { CgroupLayout } from './hierarchy';
 
 /** --cgroup arguments as runc reads them: "path" (alone), or "ctrl[,ctrl]:path". Key "" is every hierarchy. */
@@ -11,9 +11,9 @@ export function parseSubCgroups(args: readonly string[]): Map<string, string> {
   const paths = new Map<string, string>();
   for (const arg of args) {
     const parts = arg.split(':');
-    if (parts.length > 2) throw new UsageError(`invalid --cgroup argument: ${arg}`);
+    if (parts.length > 2) throw new InvalidArgumentError(`invalid --cgroup argument: ${arg}`);
     if (parts.length === 1) {
-      if (args.length !== 1) throw new UsageError(`invalid --cgroup argument: ${arg} (missing <controller>: prefix)`);
+      if (args.length !== 1) throw new InvalidArgumentError(`invalid --cgroup argument: ${arg} (missing <controller>: prefix)`);
       paths.set('', arg);
     } else {
       for (const ctrl of parts[0]!.split(',')) paths.set(ctrl, parts[1]!);

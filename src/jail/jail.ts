@@ -13,10 +13,10 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { UsageError } from '../errors';
+import { InvalidArgumentError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
 import { defaultProfile } from '../seccomp/default-profile';
-import { parseMemoryBytes } from '../cgroups/update';
+import { parseMemoryBytes } from '../cgroups/memory-size';
 import { parsePublish } from '../network/publish';
 
 export interface JailOptions {
@@ -60,40 +60,40 @@ export function parseExposed(spec: string, writable: boolean): ExposedPath {
   const i = spec.indexOf(':');
   const source = i < 0 ? spec : spec.slice(0, i);
   const destination = i < 0 ? spec : spec.slice(i + 1);
-  if (!source || !isAbsolute(destination)) throw new UsageError(`invalid ${flag} "${spec}": expected HOST_PATH or HOST_PATH:/PATH/IN/JAIL`);
-  if (destination.split('/').includes('..')) throw new UsageError(`invalid ${flag} "${spec}": ".." in the destination`);
+  if (!source || !isAbsolute(destination)) throw new InvalidArgumentError(`invalid ${flag} "${spec}": expected HOST_PATH or HOST_PATH:/PATH/IN/JAIL`);
+  if (destination.split('/').includes('..')) throw new InvalidArgumentError(`invalid ${flag} "${spec}": ".." in the destination`);
   return { source: resolve(source), destination: resolve(destination), writable };
 }
 
 export function parseUidSpec(text: string): { uid: number; gid: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(text);
-  if (!m) throw new UsageError(`invalid --uid "${text}": expected UID or UID:GID (host ids)`);
+  if (!m) throw new InvalidArgumentError(`invalid --uid "${text}": expected UID or UID:GID (host ids)`);
   const uid = Number(m[1]);
   const gid = m[2] !== undefined ? Number(m[2]) : uid;
-  if (uid > 0xfffffffe || gid > 0xfffffffe) throw new UsageError(`invalid --uid "${text}": id out of range`);
+  if (uid > 0xfffffffe || gid > 0xfffffffe) throw new InvalidArgumentError(`invalid --uid "${text}": id out of range`);
   return { uid, gid };
 }
 
 export function normaliseCap(name: string): string {
   const n = name.trim().toUpperCase();
   const full = n.startsWith('CAP_') ? n : `CAP_${n}`;
-  if (!/^CAP_[A-Z_]+$/.test(full)) throw new UsageError(`invalid --cap "${name}"`);
+  if (!/^CAP_[A-Z_]+$/.test(full)) throw new InvalidArgumentError(`invalid --cap "${name}"`);
   return full;
 }
 
 export function parseCpus(text: string): { quota: number; period: number } {
-  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) throw new UsageError(`invalid --cpus "${text}": expected a positive number such as 0.5 or 2`);
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) throw new InvalidArgumentError(`invalid --cpus "${text}": expected a positive number such as 0.5 or 2`);
   const period = 100000;
   return { quota: Math.max(1000, Math.round(Number(text) * period)), period };
 }
 
 /** The jail's config.json; `rootfs` is the root directory to record. */
 export function buildJailSpec(o: JailOptions, rootfs: string, host: { exists: (p: string) => boolean } = { exists: existsSync }): Spec {
-  if (o.args.length === 0) throw new UsageError('tsrun jail: which program? (usage: tsrun jail [options] PROGRAM [ARGS...])');
+  if (o.args.length === 0) throw new InvalidArgumentError('tsrun jail: which program? (usage: tsrun jail [options] PROGRAM [ARGS...])');
   const ids = o.uid !== undefined ? parseUidSpec(o.uid) : undefined;
   const exposed = [...o.ro.map((s) => parseExposed(s, false)), ...o.rw.map((s) => parseExposed(s, true))];
   const caps = [...new Set(o.caps.map(normaliseCap))];
-  for (const e of o.env) if (!/^[^=]+=/.test(e)) throw new UsageError(`invalid --env "${e}": expected NAME=VALUE`);
+  for (const e of o.env) if (!/^[^=]+=/.test(e)) throw new InvalidArgumentError(`invalid --env "${e}": expected NAME=VALUE`);
 
   const mounts: Mount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -112,14 +112,14 @@ export function buildJailSpec(o: JailOptions, rootfs: string, host: { exists: (p
     }
   }
   for (const e of exposed) {
-    if (!host.exists(e.source)) throw new UsageError(`${e.writable ? '--rw' : '--ro'} ${e.source}: no such file or directory on the host`);
+    if (!host.exists(e.source)) throw new InvalidArgumentError(`${e.writable ? '--rw' : '--ro'} ${e.source}: no such file or directory on the host`);
     mounts.push({ destination: e.destination, type: 'bind', source: e.source, options: ['rbind', e.writable ? 'rw' : 'ro', 'nosuid', 'nodev'] });
   }
 
   const memory = o.memory !== undefined ? parseMemoryBytes(o.memory) : undefined;
-  if (memory !== undefined && memory !== -1 && memory < 4 * 1024 * 1024) throw new UsageError(`--memory ${o.memory}: at least 4m`);
+  if (memory !== undefined && memory !== -1 && memory < 4 * 1024 * 1024) throw new InvalidArgumentError(`--memory ${o.memory}: at least 4m`);
   const cpu = o.cpus !== undefined ? parseCpus(o.cpus) : undefined;
-  if (o.pids !== undefined && !(o.pids > 0)) throw new UsageError('--pids must be a positive number');
+  if (o.pids !== undefined && !(o.pids > 0)) throw new InvalidArgumentError('--pids must be a positive number');
 
   const env = new Map<string, string>([
     ['PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
@@ -224,7 +224,7 @@ export function prepareJail(o: JailOptions): JailRun {
     let root: string;
     if (o.rootfs) {
       root = resolve(o.rootfs);
-      if (!existsSync(root) || !statSync(root).isDirectory()) throw new UsageError(`--rootfs ${o.rootfs}: not a directory`);
+      if (!existsSync(root) || !statSync(root).isDirectory()) throw new InvalidArgumentError(`--rootfs ${o.rootfs}: not a directory`);
     } else {
       root = join(bundle, 'rootfs');
       makeHostViewRoot(root);
@@ -242,5 +242,5 @@ export function prepareJail(o: JailOptions): JailRun {
 /** The --publish specs, checked early (a bad one is a usage error before anything runs). */
 export function checkPublish(specs: string[], network: string | undefined): void {
   for (const s of specs) parsePublish(s);
-  if (specs.length && (!network || network === 'none')) throw new UsageError('--publish needs a network: add --network bridge (or another named network)');
+  if (specs.length && (!network || network === 'none')) throw new InvalidArgumentError('--publish needs a network: add --network bridge (or another named network)');
 }

@@ -13,7 +13,7 @@
 // the annotation io.github.tsrun.publish (comma-separated). Default: none.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, UsageError } from '../errors';
+import { ConfigError, InvalidArgumentError } from '../errors';
 import type { Spec } from '../oci/types';
 import { contains4, contains6, formatIPv4, parseCidr4, parseCidr6, parseIPv4, parseIPv6, broadcast4, type Cidr4, type Cidr6 } from './ip';
 import { hostRange } from './ipam';
@@ -170,7 +170,7 @@ export function resolveNetwork(spec: Spec, choice: NetworkChoice, root: string, 
         .filter(Boolean);
   const how = fromFlag ? '--network' : `annotation ${NETWORK_ANNOTATION}`;
   if (name === 'none') {
-    if (publishText.length) throw new UsageError(`--publish needs a network: add --network ${DEFAULT_NETWORK} (or another named network)`);
+    if (publishText.length) throw new InvalidArgumentError(`--publish needs a network: add --network ${DEFAULT_NETWORK} (or another named network)`);
     // Asked for explicitly: lo up in a new namespace, as runc does. Left
     // implicit, tsrun does not touch the namespace (no cost).
     const explicit = fromFlag || ann[NETWORK_ANNOTATION] !== undefined;
@@ -191,7 +191,7 @@ export function resolveNetwork(spec: Spec, choice: NetworkChoice, root: string, 
   for (let i = 0; i < publish.length; i++) {
     for (let j = 0; j < i; j++) {
       if (publish[i]!.hostPort === publish[j]!.hostPort && publish[i]!.proto === publish[j]!.proto) {
-        throw new UsageError(`--publish: host port ${publish[i]!.hostPort}/${publish[i]!.proto} is published twice`);
+        throw new InvalidArgumentError(`--publish: host port ${publish[i]!.hostPort}/${publish[i]!.proto} is published twice`);
       }
     }
   }

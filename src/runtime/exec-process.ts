@@ -1,7 +1,7 @@
 // The process `tsrun exec` starts: the container's own process settings,
 // overridden by runc's exec flags or replaced by a --process file.
 import { readFileSync } from 'node:fs';
-import { ConfigError, UsageError } from '../errors';
+import { ConfigError, InvalidArgumentError } from '../errors';
 import type { Process, Spec } from '../oci/types';
 import { validateSpec } from '../oci/validate';
 import { joinInRoot } from '../rootfs/in-root';
@@ -41,7 +41,7 @@ export function loadProcessFile(path: string): Process {
 /** Merges exec flags into the container's process settings, like runc exec. */
 export function execProcess(spec: Spec, rootfs: string, f: ExecFlags): Process {
   const base = spec.process;
-  if (f.args.length === 0) throw new UsageError('exec: no command given (usage: tsrun exec [command options] <container-id> <command> [args...])');
+  if (f.args.length === 0) throw new InvalidArgumentError('exec: no command given (usage: tsrun exec [command options] <container-id> <command> [args...])');
   const user = { ...(base?.user ?? { uid: 0, gid: 0 }) };
   if (f.user) Object.assign(user, parseUser(f.user, rootfs));
   if (f.additionalGids.length) user.additionalGids = f.additionalGids;
@@ -67,7 +67,7 @@ export function execProcess(spec: Spec, rootfs: string, f: ExecFlags): Process {
     apparmorProfile: f.apparmor ?? base?.apparmorProfile,
     selinuxLabel: f.processLabel ?? base?.selinuxLabel,
   };
-  if (!proc.cwd.startsWith('/')) throw new UsageError(`exec: --cwd ${proc.cwd} must be an absolute path`);
+  if (!proc.cwd.startsWith('/')) throw new InvalidArgumentError(`exec: --cwd ${proc.cwd} must be an absolute path`);
   return proc;
 }
 
@@ -75,7 +75,7 @@ export function execProcess(spec: Spec, rootfs: string, f: ExecFlags): Process {
 function mergeEnv(base: string[], extra: string[]): string[] {
   const out = new Map<string, string>();
   for (const kv of [...base, ...extra]) {
-    if (!kv.includes('=')) throw new UsageError(`exec: environment entry "${kv}" must be NAME=value`);
+    if (!kv.includes('=')) throw new InvalidArgumentError(`exec: environment entry "${kv}" must be NAME=value`);
     out.set(kv.slice(0, kv.indexOf('=')), kv);
   }
   return [...out.values()];
@@ -91,14 +91,14 @@ export function parseUser(spec: string, rootfs: string): { uid: number; gid: num
   if (uid === undefined || (g === undefined && gid === undefined)) {
     const entry = lookup(joinInRoot(rootfs, '/etc/passwd'), u);
     if (uid === undefined) {
-      if (!entry) throw new UsageError(`exec: unable to find user ${u}: no matching entries in passwd file`);
+      if (!entry) throw new InvalidArgumentError(`exec: unable to find user ${u}: no matching entries in passwd file`);
       uid = Number(entry[2]);
     }
     if (g === undefined) gid = entry ? Number(entry[3]) : 0;
   }
   if (gid === undefined) {
     const entry = lookup(joinInRoot(rootfs, '/etc/group'), g!);
-    if (!entry) throw new UsageError(`exec: unable to find group ${g}: no matching entries in group file`);
+    if (!entry) throw new InvalidArgumentError(`exec: unable to find group ${g}: no matching entries in group file`);
     gid = Number(entry[2]);
   }
   return { uid, gid };

@@ -1,6 +1,6 @@
 // Container id rules, as runc's libcontainer enforces them (plus a length limit).
 
-import { UsageError } from '../errors';
+import { InvalidArgumentError } from '../errors';
 
 export const MAX_CONTAINER_ID_LENGTH = 1024;
 
@@ -11,19 +11,19 @@ function quote(id: string): string {
 }
 
 /**
- * Throws UsageError unless `id` is usable as a container id: 1..1024 characters from
+ * Throws InvalidArgumentError unless `id` is usable as a container id: 1..1024 characters from
  * [A-Za-z0-9_+.-], and neither "." nor "..".
  */
 export function validateContainerId(id: string): void {
-  if (id.length === 0) throw new UsageError('invalid container id "": must not be empty');
+  if (id.length === 0) throw new InvalidArgumentError('invalid container id "": must not be empty');
   if (!ID_RE.test(id)) {
-    throw new UsageError(
+    throw new InvalidArgumentError(
       `invalid container id ${quote(id)}: may only contain letters, digits, "_", "+", "-" and "."`,
     );
   }
-  if (id === '.' || id === '..') throw new UsageError(`invalid container id ${quote(id)}: must not be "." or ".."`);
+  if (id === '.' || id === '..') throw new InvalidArgumentError(`invalid container id ${quote(id)}: must not be "." or ".."`);
   if (id.length > MAX_CONTAINER_ID_LENGTH) {
-    throw new UsageError(
+    throw new InvalidArgumentError(
       `invalid container id ${quote(id)}: longer than ${MAX_CONTAINER_ID_LENGTH} characters (${id.length})`,
     );
   }

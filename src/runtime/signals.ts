@@ -1,7 +1,7 @@
 // Signal names and numbers as `runc kill` understands them (Linux numbering).
 
 import { constants } from 'node:os';
-import { UsageError } from '../errors';
+import { InvalidArgumentError } from '../errors';
 
 export const SIGRTMIN = 34;
 export const SIGRTMAX = 64;
@@ -12,7 +12,7 @@ const ALIASES = new Set(['SIGIOT', 'SIGPOLL']);
 const BY_NAME: Readonly<Record<string, number>> = constants.signals;
 
 function checkNumber(n: number, min = 1): number {
-  if (!Number.isInteger(n) || n < min || n > SIGRTMAX) throw new UsageError(`invalid signal number ${n}`);
+  if (!Number.isInteger(n) || n < min || n > SIGRTMAX) throw new InvalidArgumentError(`invalid signal number ${n}`);
   return n;
 }
 
@@ -38,19 +38,19 @@ export function parseSignal(s: string, opts: { allowZero?: boolean } = {}): numb
     else if (fromMin && sign === '+') n = SIGRTMIN + off;
     else if (!fromMin && sign === '-') n = SIGRTMAX - off;
     if (n >= SIGRTMIN && n <= SIGRTMAX) return n;
-    throw new UsageError(`unknown signal ${JSON.stringify(s)}`);
+    throw new InvalidArgumentError(`unknown signal ${JSON.stringify(s)}`);
   }
 
   if (Object.hasOwn(BY_NAME, name)) {
     const n = BY_NAME[name];
     if (typeof n === 'number' && n >= 1 && n < SIGRTMIN) return n;
   }
-  throw new UsageError(`unknown signal ${JSON.stringify(s)}`);
+  throw new InvalidArgumentError(`unknown signal ${JSON.stringify(s)}`);
 }
 
 /**
  * The usual name of a signal number: "SIGKILL", "SIGRTMIN+3", "SIGRTMAX-2" (as `kill -l` prints
- * them), or "SIG32" for a number without a name. Throws UsageError outside 1..64.
+ * them), or "SIG32" for a number without a name. Throws InvalidArgumentError outside 1..64.
  */
 export function signalName(n: number): string {
   checkNumber(n);

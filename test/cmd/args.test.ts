@@ -9,7 +9,7 @@ import {
   parseArgs,
   splitGlobal,
 } from '../../cmd/args';
-import { UsageError } from '../../src/errors';
+import { UsageError } from '../../cmd/usage-error';
 
 const createFlags: FlagDef[] = [
   { name: 'bundle', alias: ['b'], kind: 'string', usage: 'path to the root of the bundle directory' },

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_CONTAINER_ID_LENGTH, validateContainerId } from '../../src/runtime/id';
-import { UsageError } from '../../src/errors';
+import { InvalidArgumentError } from '../../src/errors';
 
-function usageError(fn: () => unknown): string {
+function invalidArgument(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
+    expect(e).toBeInstanceOf(InvalidArgumentError);
     return (e as Error).message;
   }
-  throw new Error('expected a UsageError');
+  throw new Error('expected an InvalidArgumentError');
 }
 
 describe('validateContainerId', () => {
@@ -20,23 +20,23 @@ describe('validateContainerId', () => {
   });
 
   it('rejects other characters', () => {
-    expect(usageError(() => validateContainerId('a/b'))).toBe(
+    expect(invalidArgument(() => validateContainerId('a/b'))).toBe(
       'invalid container id "a/b": may only contain letters, digits, "_", "+", "-" and "."',
     );
     for (const id of ['a b', 'a\n', '\na', 'é', 'a:b', 'a\0', '../x', 'a*']) {
-      expect(usageError(() => validateContainerId(id))).toContain('may only contain');
+      expect(invalidArgument(() => validateContainerId(id))).toContain('may only contain');
     }
   });
 
   it('rejects empty, "." and ".."', () => {
-    expect(usageError(() => validateContainerId(''))).toBe('invalid container id "": must not be empty');
-    expect(usageError(() => validateContainerId('.'))).toBe('invalid container id ".": must not be "." or ".."');
-    expect(usageError(() => validateContainerId('..'))).toBe('invalid container id "..": must not be "." or ".."');
+    expect(invalidArgument(() => validateContainerId(''))).toBe('invalid container id "": must not be empty');
+    expect(invalidArgument(() => validateContainerId('.'))).toBe('invalid container id ".": must not be "." or ".."');
+    expect(invalidArgument(() => validateContainerId('..'))).toBe('invalid container id "..": must not be "." or ".."');
   });
 
   it('rejects ids longer than 1024 characters', () => {
     expect(MAX_CONTAINER_ID_LENGTH).toBe(1024);
-    const msg = usageError(() => validateContainerId('y'.repeat(1025)));
+    const msg = invalidArgument(() => validateContainerId('y'.repeat(1025)));
     expect(msg).toBe(`invalid container id "${'y'.repeat(64)}...": longer than 1024 characters (1025)`);
   });
 });

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { parseSignal, signalName, SIGRTMAX, SIGRTMIN } from '../../src/runtime/signals';
-import { UsageError } from '../../src/errors';
+import { InvalidArgumentError } from '../../src/errors';
 
-function usageError(fn: () => unknown): string {
+function invalidArgument(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
+    expect(e).toBeInstanceOf(InvalidArgumentError);
     return (e as Error).message;
   }
-  throw new Error('expected a UsageError');
+  throw new Error('expected an InvalidArgumentError');
 }
 
 describe('parseSignal', () => {
@@ -22,10 +22,10 @@ describe('parseSignal', () => {
   });
 
   it('rejects 0 and out-of-range numbers', () => {
-    expect(usageError(() => parseSignal('0'))).toBe('invalid signal number 0');
-    expect(usageError(() => parseSignal('99'))).toBe('invalid signal number 99');
-    expect(usageError(() => parseSignal('65'))).toBe('invalid signal number 65');
-    expect(usageError(() => parseSignal('-9'))).toBe('invalid signal number -9');
+    expect(invalidArgument(() => parseSignal('0'))).toBe('invalid signal number 0');
+    expect(invalidArgument(() => parseSignal('99'))).toBe('invalid signal number 99');
+    expect(invalidArgument(() => parseSignal('65'))).toBe('invalid signal number 65');
+    expect(invalidArgument(() => parseSignal('-9'))).toBe('invalid signal number -9');
   });
 
   it('accepts names with or without SIG, in any case', () => {
@@ -62,16 +62,16 @@ describe('parseSignal', () => {
   });
 
   it('rejects unknown names, quoting the input as given', () => {
-    expect(usageError(() => parseSignal('FOO'))).toBe('unknown signal "FOO"');
-    expect(usageError(() => parseSignal('sigfoo'))).toBe('unknown signal "sigfoo"');
-    expect(usageError(() => parseSignal(''))).toBe('unknown signal ""');
-    expect(usageError(() => parseSignal(' 9'))).toBe('unknown signal " 9"');
-    expect(usageError(() => parseSignal('SIGRTMIN+31'))).toBe('unknown signal "SIGRTMIN+31"');
-    expect(usageError(() => parseSignal('SIGRTMIN-1'))).toBe('unknown signal "SIGRTMIN-1"');
-    expect(usageError(() => parseSignal('SIGRTMAX+1'))).toBe('unknown signal "SIGRTMAX+1"');
-    expect(usageError(() => parseSignal('RTMAX-31'))).toBe('unknown signal "RTMAX-31"');
-    expect(usageError(() => parseSignal('constructor'))).toBe('unknown signal "constructor"');
-    expect(usageError(() => parseSignal('SIG'))).toBe('unknown signal "SIG"');
+    expect(invalidArgument(() => parseSignal('FOO'))).toBe('unknown signal "FOO"');
+    expect(invalidArgument(() => parseSignal('sigfoo'))).toBe('unknown signal "sigfoo"');
+    expect(invalidArgument(() => parseSignal(''))).toBe('unknown signal ""');
+    expect(invalidArgument(() => parseSignal(' 9'))).toBe('unknown signal " 9"');
+    expect(invalidArgument(() => parseSignal('SIGRTMIN+31'))).toBe('unknown signal "SIGRTMIN+31"');
+    expect(invalidArgument(() => parseSignal('SIGRTMIN-1'))).toBe('unknown signal "SIGRTMIN-1"');
+    expect(invalidArgument(() => parseSignal('SIGRTMAX+1'))).toBe('unknown signal "SIGRTMAX+1"');
+    expect(invalidArgument(() => parseSignal('RTMAX-31'))).toBe('unknown signal "RTMAX-31"');
+    expect(invalidArgument(() => parseSignal('constructor'))).toBe('unknown signal "constructor"');
+    expect(invalidArgument(() => parseSignal('SIG'))).toBe('unknown signal "SIG"');
   });
 });
 
@@ -95,8 +95,8 @@ describe('signalName', () => {
 
   it('falls back to a number and rejects out-of-range values', () => {
     expect(signalName(32)).toBe('SIG32');
-    expect(usageError(() => signalName(0))).toBe('invalid signal number 0');
-    expect(usageError(() => signalName(65))).toBe('invalid signal number 65');
+    expect(invalidArgument(() => signalName(0))).toBe('invalid signal number 0');
+    expect(invalidArgument(() => signalName(65))).toBe('invalid signal number 65');
   });
 
   it('round-trips with parseSignal', () => {

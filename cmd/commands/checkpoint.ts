@@ -1,18 +1,19 @@
-// `checkpoint` and `restore` with runc 1.1's flags. Their arguments are
-// checked as runc checks them, before anything else happens; the work
-// itself needs CRIU, which tsrun does not drive yet: that is said in one line
-// with what `criu check` reports on this host.
+// `checkpoint` (and, in restore.ts, `restore`) with runc 1.1's flags. Their
+// arguments are checked as runc checks them, before anything else happens;
+// the work itself needs CRIU, which tsrun does not drive yet: that is said in
+// one line with what `criu check` reports on this host.
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { TsrunError, UsageError } from '../src/errors';
-import type { FlagDef } from './args';
+import { TsrunError } from '../../src/errors';
+import type { FlagDef } from '../args';
+import { type Command, runtime } from '../command';
+import { UsageError } from '../usage-error';
 
-const imagePath: FlagDef = { name: 'image-path', kind: 'string', usage: 'path for saving criu image files' };
-const workPath: FlagDef = { name: 'work-path', kind: 'string', usage: 'path for saving work files and logs' };
-const shared: FlagDef[] = [
-  imagePath,
-  workPath,
+/** The flags checkpoint and restore share. */
+export const criuFlags: FlagDef[] = [
+  { name: 'image-path', kind: 'string', usage: 'path for saving criu image files' },
+  { name: 'work-path', kind: 'string', usage: 'path for saving work files and logs' },
   { name: 'tcp-established', kind: 'bool', usage: 'allow open tcp connections' },
   { name: 'ext-unix-sk', kind: 'bool', usage: 'allow external unix sockets' },
   { name: 'shell-job', kind: 'bool', usage: 'allow shell jobs' },
@@ -23,25 +24,13 @@ const shared: FlagDef[] = [
   { name: 'auto-dedup', kind: 'bool', usage: 'enable auto deduplication of memory images' },
 ];
 
-export const checkpointFlags: FlagDef[] = [
-  ...shared,
+const checkpointFlags: FlagDef[] = [
+  ...criuFlags,
   { name: 'parent-path', kind: 'string', usage: 'path for previous criu image files in pre-dump' },
   { name: 'leave-running', kind: 'bool', usage: 'leave the process running after checkpointing' },
   { name: 'status-fd', kind: 'int', usage: 'criu writes \\0 to this FD once lazy-pages is ready' },
   { name: 'page-server', kind: 'string', usage: 'ADDRESS:PORT of the page server' },
   { name: 'pre-dump', kind: 'bool', usage: 'dump container\'s memory information only, leave the container running after this' },
-];
-
-export const restoreFlags: FlagDef[] = [
-  ...shared,
-  { name: 'console-socket', kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' },
-  { name: 'bundle', alias: ['b'], kind: 'string', usage: 'path to the root of the bundle directory' },
-  { name: 'detach', alias: ['d'], kind: 'bool', usage: 'detach from the container\'s process' },
-  { name: 'pid-file', kind: 'string', usage: 'specify the file to write the process id to' },
-  { name: 'no-subreaper', kind: 'bool', usage: 'disable the use of the subreaper used to reap reparented processes' },
-  { name: 'no-pivot', kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs' },
-  { name: 'lsm-profile', kind: 'string', usage: 'Specify an LSM profile to be used during restore in the form of TYPE:NAME' },
-  { name: 'lsm-mount-context', kind: 'string', usage: 'Specify an LSM mount context to be used during restore' },
 ];
 
 const CGROUP_MODES = new Set(['soft', 'full', 'strict', 'ignore']);
@@ -74,3 +63,18 @@ export function criuUnavailable(command: 'checkpoint' | 'restore'): never {
   const said = r.error ? 'criu is not installed' : r.status === 0 ? 'criu check passes' : `criu check: ${last || `exit status ${r.status}`}`;
   throw new TsrunError(`${command} needs CRIU, which tsrun does not drive yet (${said})`);
 }
+
+export const checkpointCommand: Command = {
+  name: 'checkpoint',
+  usage: 'checkpoint a running container',
+  argsUsage: '<container-id>',
+  description: 'The checkpoint command saves the state of the container instance.',
+  flags: checkpointFlags,
+  nargs: 1,
+  run: async (ctx, f, [id]) => {
+    checkCriuArgs(f, 'checkpoint');
+    const st = await (await runtime(ctx)).state(id!);
+    if (st.status !== 'running') throw new TsrunError(`cannot checkpoint a ${st.status} container`);
+    criuUnavailable('checkpoint');
+  },
+};
