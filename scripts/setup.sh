@@ -16,7 +16,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# npm ci rejects the lock files this npm writes (optional platform packages are
-# left out of them), so install from package.json with the lock as a guide.
-npm install --no-audit --no-fund --loglevel=error
+# Exactly what the committed lock says (it is complete: set-up leaves the tree clean).
+npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
