@@ -232,15 +232,47 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     throw new ConfigError(`${P}: must be an object`);
   }
 
-  // ---- default action
   const defaultAction = parseAction(seccomp.defaultAction, `${P}.defaultAction`);
   if (defaultAction === 'SCMP_ACT_NOTIFY') {
     throw new ConfigError(`${P}.defaultAction: SCMP_ACT_NOTIFY cannot be the default action`);
   }
   const defaultRet = actionValue(defaultAction, seccomp.defaultErrnoRet, `${P}.defaultErrnoRet`);
+  const { archs, ignoredArchitectures } = architecturesOf(seccomp, opts.hostArch ?? process.arch, P);
+  let flags = flagsOf(seccomp, P);
 
-  // ---- architectures
-  const hostName = opts.hostArch ?? process.arch;
+  // runc's stub, for any default action but the permissive ones. (runc means to skip it when
+  // defaultErrnoRet is ENOSYS, but compares the errno with the whole action value, so it never
+  // does; the stub is kept here too, which also keeps its answer for numbers like 0x80000000.)
+  const stub =
+    opts.enosysStub !== false &&
+    defaultAction !== 'SCMP_ACT_ALLOW' &&
+    defaultAction !== 'SCMP_ACT_LOG' &&
+    defaultAction !== 'SCMP_ACT_TRACE';
+  const states: ArchState[] = archs.map((def) => {
+    const t = syscallTable(def.table);
+    return { def, byName: t.byName, mux: t.multiplexed.size > 0 ? t.multiplexed : undefined, rules: new Map(), largest: 0 };
+  });
+  const { unknown, notify } = addRules(seccomp.syscalls ?? [], states, defaultRet, P);
+
+  if (notify) {
+    flags |= SECCOMP_FILTER_FLAG.NEW_LISTENER;
+    flags &= ~SECCOMP_FILTER_FLAG.TSYNC;
+  } else {
+    flags &= ~SECCOMP_FILTER_FLAG.WAIT_KILLABLE_RECV;
+  }
+  return {
+    program: generate(states, stub, defaultRet, P),
+    flags,
+    notify,
+    unknownSyscalls: [...unknown],
+    architectures: archs.map((a) => a.scmp),
+    ignoredArchitectures,
+  };
+}
+
+/** The host's architecture first, then the listed ones tsrun compiles for;
+ * the others (known to the spec, not supported here) are reported. */
+function architecturesOf(seccomp: LinuxSeccomp, hostName: string, P: string): { archs: ArchDef[]; ignoredArchitectures: string[] } {
   const host = HOST_ARCHES[hostName];
   if (host === undefined) {
     throw new ConfigError(
@@ -262,39 +294,28 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     const def = ARCH_DEFS[a as SupportedArch];
     if (!archs.includes(def)) archs.push(def);
   });
+  return { archs, ignoredArchitectures };
+}
 
-  // ---- flags
+/** seccomp(2) filter flags; none given means SPEC_ALLOW, as runc. */
+function flagsOf(seccomp: LinuxSeccomp, P: string): number {
+  if (seccomp.flags === undefined || seccomp.flags === null) return SECCOMP_FILTER_FLAG.SPEC_ALLOW;
+  if (!Array.isArray(seccomp.flags)) throw new ConfigError(`${P}.flags: must be an array`);
   let flags = 0;
-  if (seccomp.flags === undefined || seccomp.flags === null) {
-    flags = SECCOMP_FILTER_FLAG.SPEC_ALLOW;
-  } else {
-    if (!Array.isArray(seccomp.flags)) throw new ConfigError(`${P}.flags: must be an array`);
-    seccomp.flags.forEach((f: unknown, i) => {
-      if (typeof f !== 'string' || !Object.hasOwn(FLAGS, f)) {
-        throw new ConfigError(`${P}.flags[${i}]: unknown flag ${show(f)}`);
-      }
-      flags |= FLAGS[f as LinuxSeccompFlag];
-    });
-  }
-
-  // ---- rules
-  // runc's stub, for any default action but the permissive ones. (runc means to skip it when
-  // defaultErrnoRet is ENOSYS, but compares the errno with the whole action value, so it never
-  // does; the stub is kept here too, which also keeps its answer for numbers like 0x80000000.)
-  const stub =
-    opts.enosysStub !== false &&
-    defaultAction !== 'SCMP_ACT_ALLOW' &&
-    defaultAction !== 'SCMP_ACT_LOG' &&
-    defaultAction !== 'SCMP_ACT_TRACE';
-  const states: ArchState[] = archs.map((def) => {
-    const t = syscallTable(def.table);
-    return { def, byName: t.byName, mux: t.multiplexed.size > 0 ? t.multiplexed : undefined, rules: new Map(), largest: 0 };
+  seccomp.flags.forEach((f: unknown, i) => {
+    if (typeof f !== 'string' || !Object.hasOwn(FLAGS, f)) {
+      throw new ConfigError(`${P}.flags[${i}]: unknown flag ${show(f)}`);
+    }
+    flags |= FLAGS[f as LinuxSeccompFlag];
   });
+  return flags;
+}
+
+/** Each syscall rule, checked and compiled into every architecture's table. */
+function addRules(syscalls: unknown, states: ArchState[], defaultRet: number, P: string): { unknown: Set<string>; notify: boolean } {
   const unknown = new Set<string>();
   let notify = false;
-  const syscalls = seccomp.syscalls ?? [];
   if (!Array.isArray(syscalls)) throw new ConfigError(`${P}.syscalls: must be an array`);
-
   for (let i = 0; i < syscalls.length; i++) {
     const call: unknown = syscalls[i];
     const path = `${P}.syscalls[${i}]`;
@@ -355,14 +376,11 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
     }
   }
 
-  if (notify) {
-    flags |= SECCOMP_FILTER_FLAG.NEW_LISTENER;
-    flags &= ~SECCOMP_FILTER_FLAG.TSYNC;
-  } else {
-    flags &= ~SECCOMP_FILTER_FLAG.WAIT_KILLABLE_RECV;
-  }
+  return { unknown, notify };
+}
 
-  // ---- code generation
+/** The BPF program: an architecture dispatch, then each section's rules. */
+function generate(states: ArchState[], stub: boolean, defaultRet: number, P: string): Buffer {
   const asm = new Assembler();
   const sections: ArchState[][] = [];
   for (const st of states) {
@@ -390,14 +408,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileSeccompOption
       `${P}: the compiled filter has ${count} BPF instructions, more than the kernel's limit of ${BPF_MAXINSNS}`,
     );
   }
-  return {
-    program,
-    flags,
-    notify,
-    unknownSyscalls: [...unknown],
-    architectures: archs.map((a) => a.scmp),
-    ignoredArchitectures,
-  };
+  return program;
 }
 
 // ---------------------------------------------------------------------------------------
