@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { waitFor } from './guest-lib.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CG = '/sys/fs/cgroup';
@@ -57,15 +58,6 @@ function makeBundle(spec, args, mutate) {
   return dir;
 }
 
-async function waitFor(what, fn, ms = 60_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the guest runs systemd as PID 1', () => {
   it('has /run/systemd/system, the system bus and a pure cgroup v2 tree', () => {
@@ -205,3 +197,42 @@ for (const runtime of runtimes) {
     });
   });
 }
+
+// podman with its systemd cgroup manager: it passes --systemd-cgroup and a
+// "machine.slice:libpod:<id>" cgroupsPath to the runtime. A private podman
+// (storage, run root, tmpdir in the guest's tmpfs), a busybox image from
+// `podman import` (no registry), the system's containers.conf without its
+// default sysctls (as integration/podman.test.ts).
+const podmanBin = ['/usr/bin/podman', '/bin/podman'].find((p) => existsSync(p));
+describe('podman --cgroup-manager systemd', { skip: podmanBin ? false : 'podman is not installed' }, () => {
+  const dir = join(WORK, 'podman');
+  const image = 'localhost/sd-busybox:latest';
+  const env = { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf') };
+  const podman = (args) => {
+    const r = spawnSync(podmanBin, ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'), '--storage-driver', 'overlay', '--cgroup-manager', 'systemd', '--events-backend', 'file', ...args], { encoding: 'utf8', env, timeout: 180_000 });
+    const res = { code: r.status ?? 137, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    if (process.env.V2_LANE_TRACE) console.error(`# podman ${args.join(' ')} -> ${res.code}\n${res.stdout}${res.stderr}`.trimEnd());
+    return res;
+  };
+  before(() => {
+    mkdirSync(join(dir, 'tmp'), { recursive: true });
+    let conf = ['/etc/containers/containers.conf', '/usr/share/containers/containers.conf'].filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8'))[0] ?? '';
+    conf = conf.replace(/^\s*default_sysctls\s*=\s*\[[^\]]*\]/m, 'default_sysctls = []');
+    if (!/^\s*default_sysctls\s*=/m.test(conf)) conf = conf.replace(/^\[containers\]\s*$/m, '[containers]\ndefault_sysctls = []');
+    if (!/^\s*default_sysctls\s*=/m.test(conf)) conf = `[containers]\ndefault_sysctls = []\n${conf}`;
+    writeFileSync(join(dir, 'containers.conf'), conf);
+    const rootfs = join(makeBundle({ process: {}, linux: { namespaces: [] } }, ['true']), 'rootfs');
+    ok(sh('tar', ['--numeric-owner', '-C', rootfs, '-cf', join(dir, 'busybox.tar'), '.']), 'tar');
+    ok(podman(['import', join(dir, 'busybox.tar'), image]), 'podman import');
+  });
+  for (const runtime of runtimes) {
+    const name = runtime.endsWith('runc') ? 'runc' : 'tsrun';
+    it(`podman run --rm with ${name} lands in machine.slice/libpod-<id>.scope and leaves no unit`, () => {
+      const r = podman(['--runtime', runtime, 'run', '--rm', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096', '--network', 'none', '--cgroupns', 'host', image, 'cat', '/proc/self/cgroup']);
+      ok(r, `podman run with ${name}`);
+      assert.match(r.stdout, /^0::\/machine\.slice\/libpod-[0-9a-f]{64}\.scope\n$/, `/proc/self/cgroup in the container:\n${r.stdout}`);
+      const left = sh('systemctl', ['list-units', '--all', '--no-legend', 'libpod-*']).stdout.trim();
+      assert.equal(left, '', `units left after podman run --rm:\n${left}`);
+    });
+  }
+});
