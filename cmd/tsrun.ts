@@ -41,7 +41,7 @@ const GLOBAL_FLAGS: FlagDef[] = [
   { name: 'log-format', kind: 'string', default: 'text', usage: 'set the log format ("text" or "json")' },
   { name: 'root', kind: 'string', default: '', placeholder: 'value', usage: 'root directory for storage of container state (this should be located in tmpfs); default /run/tsrun, or $XDG_RUNTIME_DIR/tsrun for an unprivileged user' },
   { name: 'criu', kind: 'string', default: 'criu', usage: 'path to the criu binary (checkpointing is not supported)', hidden: true },
-  { name: 'systemd-cgroup', kind: 'bool', usage: 'enable systemd cgroup support (not available in tsrun)' },
+  { name: 'systemd-cgroup', kind: 'bool', usage: 'enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" for e.g. "system.slice:tsrun:434234"' },
   { name: 'rootless', kind: 'string', default: 'auto', usage: 'ignore cgroup permission errors ("true", "false", or "auto")' },
   { name: 'help', alias: ['h'], kind: 'bool', usage: 'show help' },
   { name: 'version', alias: ['v'], kind: 'bool', usage: 'print the version' },

@@ -27,7 +27,9 @@ const common = {
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: ['koffi'],
+  // Loaded at run time from node_modules: koffi (native), and the D-Bus
+  // client, which only --systemd-cgroup uses (kept out of the snapshot).
+  external: ['koffi', '@jellybrick/dbus-next'],
   legalComments: 'none',
   logLevel: 'warning',
   define: { TSRUN_COMMIT: JSON.stringify(commit()) },

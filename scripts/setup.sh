@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 need=()
-for pkg in busybox-static build-essential python3 util-linux seccomp uidmap qemu-system-x86 linux-image-amd64 cpio runc containerd podman nftables iproute2; do
+for pkg in busybox-static build-essential python3 util-linux seccomp uidmap qemu-system-x86 linux-image-amd64 cpio systemd dbus runc containerd podman nftables iproute2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from './guest-lib.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TSRUN = join(REPO, 'bin/tsrun');
@@ -68,15 +69,6 @@ const gone = (id) => {
   if (existsSync(join(STATE, id))) tsrun(['delete', '--force', id]);
 };
 
-async function waitFor(what, fn, ms = 60_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** `tsrun create` with the container's output going to a file; returns the init's pid. */
 function create(id, b) {

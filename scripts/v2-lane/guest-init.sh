@@ -15,19 +15,52 @@
 # Stage 2 (this script again, from the new root): runs /run/v2-lane/cmd.sh
 # with its output in /run/v2-lane/output, writes the exit status to
 # /run/v2-lane/rc and powers the machine off.
+#
+# With V2_LANE_INIT=systemd (run.sh writes it to /run/v2-lane/init-mode),
+# stage 2 instead execs /lib/systemd/systemd as PID 1 with a target of its
+# own: a oneshot service runs the command (this script, "command"), with
+# dbus socket-activated, and powers the machine off when it ends. Nothing
+# else of the host's boot (sysinit.target, udev, journald, gettys) starts.
 export PATH=/bin:/sbin
 msg() { echo "v2-lane-guest: $*"; }
 
-if [ "$1" = stage2 ]; then
-  bb=/run/v2-lane-init/busybox
-  io=/run/v2-lane
-  $bb mount --make-rprivate /
-  $bb echo "$($bb cut -d' ' -f1 /proc/uptime)" >$io/boot-seconds
-  msg "kernel $($bb uname -r), cgroup2 controllers: $($bb cat /sys/fs/cgroup/cgroup.controllers), root: $($bb cat $io/root-kind)"
+bb=/run/v2-lane-init/busybox
+io=/run/v2-lane
+run_command() {
   /bin/sh $io/cmd.sh </dev/null >$io/output 2>&1
   $bb echo $? >$io/rc.tmp
   $bb mv $io/rc.tmp $io/rc
   msg "command exited $($bb cat $io/rc) at $($bb cut -d' ' -f1 /proc/uptime)s of uptime"
+}
+
+# Under systemd: the lane's service runs this.
+if [ "$1" = command ]; then
+  $bb echo "$($bb cut -d' ' -f1 /proc/uptime)" >$io/boot-seconds
+  run_command
+  exit 0
+fi
+
+if [ "$1" = stage2 ]; then
+  $bb mount --make-rprivate /
+  $bb echo "$($bb cut -d' ' -f1 /proc/uptime)" >$io/boot-seconds
+  msg "kernel $($bb uname -r), cgroup2 controllers: $($bb cat /sys/fs/cgroup/cgroup.controllers), root: $($bb cat $io/root-kind)"
+  if [ "$($bb cat $io/init-mode 2>/dev/null)" = systemd ]; then
+    [ -x /lib/systemd/systemd ] || { $bb echo "no /lib/systemd/systemd in the host root (apt-get install systemd)" >$io/guest-error; $bb poweroff -f; }
+    # Runtime units (/run/systemd/system is on systemd's unit path): the
+    # lane's target, its service, and dbus without its default dependencies.
+    u=/run/systemd/system
+    $bb mkdir -p $u/dbus.service.d $u/dbus.socket.d
+    $bb printf '[Unit]\nDescription=cgroup v2 lane\nRequires=v2-lane.service\nAllowIsolate=yes\n' >$u/v2-lane.target
+    $bb printf '%s\n' '[Unit]' 'Description=cgroup v2 lane: the command' 'DefaultDependencies=no' \
+      'Wants=dbus.socket' 'After=dbus.socket' 'SuccessAction=poweroff-force' 'FailureAction=poweroff-force' \
+      '[Service]' 'Type=oneshot' "ExecStart=$bb sh /run/v2-lane-init/init command" \
+      'StandardOutput=null' 'StandardError=null' 'TimeoutStartSec=infinity' >$u/v2-lane.service
+    $bb printf '[Unit]\nDefaultDependencies=no\n[Service]\nStandardOutput=null\nStandardError=null\n' >$u/dbus.service.d/v2-lane.conf
+    $bb printf '[Unit]\nDefaultDependencies=no\n' >$u/dbus.socket.d/v2-lane.conf
+    msg "exec systemd as PID 1"
+    exec /lib/systemd/systemd --system --unit=v2-lane.target --log-target=console --log-level=warning --show-status=false
+  fi
+  run_command
   # Let the command's leftovers go, then power off.
   $bb kill -9 -1 2>/dev/null
   $bb sync

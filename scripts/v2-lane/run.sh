@@ -19,6 +19,10 @@
 #   V2_LANE_KEEP=1   keep the run's scratch directory (console log, output)
 #   V2_LANE_CONSOLE=1  copy the guest's serial console to stderr as it runs
 #   V2_LANE_MEM, V2_LANE_SMP  guest memory (default 2G) and vCPUs (default 2)
+#   V2_LANE_INIT=systemd  boot systemd (the host's /lib/systemd/systemd) as the
+#                    guest's PID 1; the command runs as a service under it, with
+#                    the system bus socket-activated (default: no init, the
+#                    command runs right after the mounts)
 #
 # Needs the Debian packages qemu-system-x86, linux-image-amd64, busybox-static
 # and cpio (scripts/setup.sh installs them). Build tsrun (npm run build) on the
@@ -89,6 +93,11 @@ trap 'exit 130' INT TERM
   echo
 } >"$io/cmd.sh"
 : >"$io/output"
+case "${V2_LANE_INIT:-}" in
+  "" | none) ;;
+  systemd) echo systemd >"$io/init-mode" ;;
+  *) die "V2_LANE_INIT: unknown mode '$V2_LANE_INIT' (systemd, or unset)" ;;
+esac
 # The checkout may live under /tmp or /run, which the guest covers with
 # tmpfs: tell the guest which host directory to bring back.
 (cd "$here/../.." && pwd) >"$io/workdir"

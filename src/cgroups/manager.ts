@@ -12,12 +12,13 @@ export const DEFAULT_PARENT = '/tsrun';
 /** runc's cgroupsPath semantics for the cgroupfs driver: an absolute path is
  * used as given; a relative one is placed under tsrun's subtree (never under
  * the calling process's own cgroup, which on a managed host belongs to
- * someone else). The systemd "slice:prefix:name" form needs the systemd driver. */
+ * someone else). The systemd "slice:prefix:name" form needs the systemd
+ * driver (systemd.ts). */
 export function resolveCgroupPath(cgroupsPath: string | undefined, id: string): string {
   if (!cgroupsPath) return `${DEFAULT_PARENT}/${id}`;
   if (/^[^/]*:[^/]*:[^/]*$/.test(cgroupsPath)) {
     throw new ConfigError(
-      `config.json: linux.cgroupsPath "${cgroupsPath}" is in systemd's slice:prefix:name form; the systemd cgroup driver is not available (drop --systemd-cgroup and use a path)`,
+      `config.json: linux.cgroupsPath "${cgroupsPath}" is in systemd's slice:prefix:name form, which needs --systemd-cgroup (or use a path for the cgroupfs driver)`,
     );
   }
   const clean = cgroupsPath.split('/').filter((p) => p && p !== '.');

@@ -85,7 +85,7 @@ export function features(): Features {
     linux: {
       namespaces: [...NAMESPACE_TYPES],
       capabilities: Object.keys(ALL_CAPABILITIES),
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false },
       seccomp: {
         enabled: true,
         actions: [...SECCOMP_ACTIONS],

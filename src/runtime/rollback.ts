@@ -4,7 +4,7 @@
 // set up in: the container's process must be gone before its cgroup can be
 // removed, and the state directory names the container until the end.
 
-export const UNDO_ORDER = ['pid file', 'init', 'container process', 'cgroup', 'network', 'slirp', 'state directory'] as const;
+export const UNDO_ORDER = ['pid file', 'init', 'container process', 'systemd unit', 'cgroup', 'network', 'slirp', 'state directory'] as const;
 export type UndoKind = (typeof UNDO_ORDER)[number];
 
 export class Rollback {

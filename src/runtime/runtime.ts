@@ -53,7 +53,8 @@ export interface RuntimeOptions {
   warn?: (msg: string) => void;
   /** Where debug lines go (--debug); none when absent. */
   debug?: (msg: string) => void;
-  /** --systemd-cgroup: the systemd driver is not available in tsrun. */
+  /** --systemd-cgroup: new containers get their cgroup from systemd (a
+   * transient scope); later commands follow what the state records. */
   systemdCgroup?: boolean;
 }
 
@@ -115,6 +116,8 @@ interface PreparedCreate {
   cgroupPath: string;
   cg: CgroupManager;
   cgroupExisted: boolean;
+  /** --systemd-cgroup: the container's unit. */
+  systemd?: import('../cgroups/systemd-driver').SystemdCgroup;
   /** The plan for these cgroup targets (none: rootless without a cgroup). */
   planFor: (cgroupTargets: CgroupTargets | undefined) => InitPlan;
   plan: InitPlan['plan'];
@@ -289,9 +292,6 @@ export class Runtime {
   private prepareCreate(req: CreateRequest): PreparedCreate {
     const { id, opts } = req;
     validateContainerId(id);
-    if (this.opts.systemdCgroup) {
-      throw new ConfigError('--systemd-cgroup: the systemd cgroup driver is not available in tsrun; use the cgroupfs driver (omit the flag)');
-    }
     const bundle = resolve(opts.bundle);
     const spec = req.spec ?? loadBundle(bundle);
     const rootfs = resolve(bundle, spec.root!.path);
@@ -319,7 +319,8 @@ export class Runtime {
     const mapping = hasUserns ? mapMethod(linux.uidMappings ?? [], linux.gidMappings ?? [], this.me) : 'direct';
     const dir = containerDir(this.root, id);
     const cgroups = this.cgroupLayout();
-    const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
+    const systemd = this.opts.systemdCgroup ? lazy.systemd().systemdCgroupFor(spec.linux?.cgroupsPath, id, this.rootless) : undefined;
+    const cgroupPath = systemd ? systemd.path : resolveCgroupPath(spec.linux?.cgroupsPath, id);
     const fifo = fifoPath(dir);
     const cg = new CgroupManager(cgroups, cgroupPath);
     // A cgroup that was there before is not ours to remove on failure (it may
@@ -359,7 +360,7 @@ export class Runtime {
       throw new ConfigError('bridge networks need root; an unprivileged user can use --network slirp4netns');
     }
     const netReq = !slirp && wantsNetwork(spec, opts) ? lazy.network().resolveNetwork(spec, { network: opts.network, publish: opts.publish }, this.root) : undefined;
-    return { req, id, spec, bundle, rootfs, dir, cgroupPath, cg, cgroupExisted, planFor, plan, idmapSources, hasUserns, mapping, slirp, netReq };
+    return { req, id, spec, bundle, rootfs, dir, cgroupPath, cg, cgroupExisted, systemd, planFor, plan, idmapSources, hasUserns, mapping, slirp, netReq };
   }
 
   /** The pid file's temporary file, the state directory, the init (started
@@ -384,6 +385,7 @@ export class Runtime {
       created: new Date().toISOString(),
       phase: 'creating',
       cgroupPath: p.cgroupPath,
+      ...(p.systemd ? { cgroupDriver: 'systemd' as const, systemdUnit: p.systemd.unit } : {}),
       owner: process.getuid?.() ?? 0,
       config: spec,
       annotations: spec.annotations,
@@ -401,14 +403,42 @@ export class Runtime {
     if (!p.cgroupExisted) rollback.add('cgroup', () => p.cg.destroy().catch(() => {}));
     if (this.setUpCgroup(p.cg, spec)) {
       if (p.cgroupExisted) checkPreexistingCgroup(p.cg, this.warn);
-      // Device rules are linux.resources.devices and the defaults only: a
-      // node in linux.devices is not allowed by being listed (as runc).
-      applyResources(p.cg, spec.linux?.resources, { warn: this.warn, lenient: isLenient(spec.annotations), skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
+      // With systemd the limits are written once its unit exists (it would
+      // overwrite them): in onInitPid, while the init waits.
+      if (!p.systemd) this.applyCreateResources(p);
     } else {
       state.cgroupPath = '';
       ({ plan, idmapSources } = p.planFor(undefined));
     }
     return { pidFile, state, init, plan, idmapSources };
+  }
+
+  /** Device rules are linux.resources.devices and the defaults only: a
+   * node in linux.devices is not allowed by being listed (as runc). */
+  private applyCreateResources(p: PreparedCreate): void {
+    const spec = p.spec;
+    applyResources(p.cg, spec.linux?.resources, { warn: this.warn, lenient: isLenient(spec.annotations), skipDevices: this.rootless, devicePaths: (spec.linux?.devices ?? []).map((d) => d.path) });
+  }
+
+  /** --systemd-cgroup, right after the clone (the init waits for its plan to
+   * go on): the transient unit started with the init's pid (its cgroup is
+   * the directory the init was cloned into; systemd adopts it and the pid),
+   * then the limits systemd does not cover written to the files. */
+  private async startSystemdUnit(p: PreparedCreate, pid: number, rollback: Rollback): Promise<void> {
+    const sd = lazy.systemd();
+    const unit = p.systemd!.unit;
+    rollback.add('systemd unit', () => sd.stopUnit(unit).catch((e: Error) => this.warn(e.message)));
+    const spec = p.spec;
+    await sd.startUnit(p.systemd!, p.id, {
+      pid,
+      layout: p.cg.layout,
+      resources: spec.linux?.resources,
+      devicePaths: (spec.linux?.devices ?? []).map((d) => d.path),
+      skipDevices: this.rootless,
+      warn: this.warn,
+    });
+    mark('create: systemd unit started');
+    this.applyCreateResources(p);
   }
 
   /** Runs the plan; the init waits after clone while onInitPid sets up what
@@ -444,6 +474,7 @@ export class Runtime {
     if (pid > 0) rollback.add('container process', () => killQuietly(pid, 9));
     state.pidStartTime = procStat(pid)?.startTime ?? 0;
     writeState(dir, state);
+    if (p.systemd && state.cgroupPath) await this.startSystemdUnit(p, pid, rollback);
     if (p.hasUserns) writeIdMaps(pid, linux.uidMappings ?? [], linux.gidMappings ?? [], p.mapping, this.me);
     if (p.slirp) {
       state.slirpPid = await lazy.slirp().startSlirp(pid);
@@ -693,6 +724,9 @@ export class Runtime {
         if (status === 'paused') thaw(this.cgroupOf(st));
         await waitDead(st);
       }
+      // As runc: the unit stopped (systemd kills what is left and removes
+      // its cgroup), then whatever sub-cgroups remain.
+      if (st.systemdUnit) await lazy.systemd().stopUnit(st.systemdUnit).catch((e: Error) => this.warn(e.message));
       if (st.cgroupPath) await new CgroupManager(this.cgroupLayout(), st.cgroupPath).destroy();
       // Networking: veth, rules and lease (found by owner, so also after a crashed create).
       if (st.slirpPid) await lazy.slirp().stopSlirp(st.slirpPid);
@@ -741,11 +775,13 @@ export class Runtime {
   async update(id: string, patch: LinuxResources): Promise<void> {
     const dir = containerDir(this.root, id);
     validateContainerId(id);
-    await withLock(dir, () => {
+    await withLock(dir, async () => {
       const st = readState(this.root, id);
       const status = this.statusOf(st);
       if (status === 'stopped' || status === 'creating') throw new StateError(`cannot update a ${status} container`);
       const merged = mergeResources(st.config.linux?.resources, patch);
+      // As runc: the unit's properties first, then the files (which also hold what systemd has no property for).
+      if (st.systemdUnit) await lazy.systemd().updateUnit(st.systemdUnit, this.cgroupLayout(), merged, this.warn);
       applyResources(this.cgroupOf(st), merged, { warn: this.warn, lenient: isLenient(st.config.annotations), update: true });
       st.config.linux = { ...(st.config.linux ?? {}), resources: merged };
       writeState(dir, st);
@@ -783,6 +819,7 @@ const lazy = {
   idmap: () => require('../rootfs/idmap-mount') as typeof import('../rootfs/idmap-mount'),
   slirp: () => require('../network/slirp') as typeof import('../network/slirp'),
   netDevices: () => require('../network/net-devices') as typeof import('../network/net-devices'),
+  systemd: () => require('../cgroups/systemd-driver') as typeof import('../cgroups/systemd-driver'),
   /* eslint-enable @typescript-eslint/no-require-imports */
 };
 

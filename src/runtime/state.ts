@@ -33,6 +33,11 @@ export interface StoredState {
   /** "creating" until create has finished; afterwards the kernel decides. */
   phase: 'creating' | 'created';
   cgroupPath: string;
+  /** "systemd" when created with --systemd-cgroup: the cgroup is the unit's
+   * (later commands use the unit whether or not they get the flag, as runc). */
+  cgroupDriver?: 'systemd';
+  /** The transient unit (scope or slice) systemd holds the container in. */
+  systemdUnit?: string;
   owner: number;
   config: Spec;
   annotations?: Record<string, string>;

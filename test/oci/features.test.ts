@@ -31,7 +31,7 @@ describe('features', () => {
     expect(f.linux!.capabilities).toHaveLength(41);
     expect(f.linux!.capabilities![0]).toBe('CAP_CHOWN');
     expect(f.linux!.capabilities![40]).toBe('CAP_CHECKPOINT_RESTORE');
-    expect(f.linux!.cgroup).toEqual({ v1: true, v2: true, systemd: false, systemdUser: false });
+    expect(f.linux!.cgroup).toEqual({ v1: true, v2: true, systemd: true, systemdUser: false });
     expect(f.linux!.seccomp!.archs).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32', 'SCMP_ARCH_AARCH64']);
     expect(f.linux!.seccomp!.supportedFlags).toHaveLength(4);
     expect(f.linux!.mountExtensions).toEqual({ idmap: { enabled: true } });
