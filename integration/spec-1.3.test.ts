@@ -123,3 +123,9 @@ describe('linux.memoryPolicy', () => {
     for (const [mp, message] of cases) createRefused((s) => (s.linux!.memoryPolicy = mp as never), message);
   });
 });
+
+describe('linux.intelRdt', () => {
+  it('schemata and enableMonitoring are refused with one line (no resctrl support), not skipped', () => {
+    createRefused((s) => (s.linux!.intelRdt = { closID: 'c1', schemata: ['L3:0=ff'], enableMonitoring: true }), /linux\.intelRdt .*is not supported by tsrun/);
+  });
+});

@@ -96,7 +96,7 @@ export function features(): Features {
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },
-      intelRdt: { enabled: false },
+      intelRdt: { enabled: false, schemata: false, enableMonitoring: false },
       mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: true },
       memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },

@@ -31,7 +31,7 @@ export function checkLsm(spec: Spec, proc: Process, host = { apparmor: apparmorE
   if (spec.linux?.mountLabel && !host.selinux) {
     throw new ConfigError(`linux.mountLabel "${spec.linux.mountLabel}" was requested but SELinux is not enabled on this host`);
   }
-  if (spec.linux?.intelRdt) throw new ConfigError('linux.intelRdt is not supported by tsrun');
+  if (spec.linux?.intelRdt) throw new ConfigError('linux.intelRdt (closID, schemata, enableMonitoring) is not supported by tsrun: the container would run without its cache and memory-bandwidth allocation');
 }
 
 /** A write to a procfs file, refused unless the file really is on procfs:
