@@ -122,11 +122,6 @@ export function which(cmd: string): string | null {
   return null;
 }
 
-/** Does tsrun implement this command (e.g. "pause") yet? */
-export function tsrunHas(command: string): boolean {
-  return run(TSRUN, [command, '--help'], { timeout: 20_000 }).code === 0;
-}
-
 /** Polls `check` until it returns true or `ms` pass. */
 export async function waitFor(check: () => boolean, ms = 20_000, step = 100): Promise<boolean> {
   const end = Date.now() + ms;

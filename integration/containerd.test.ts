@@ -32,7 +32,6 @@ import {
   show,
   stateEntries,
   TSRUN,
-  tsrunHas,
   waitFor,
   which,
   type CmdResult,
@@ -245,7 +244,7 @@ describe.skipIf(containerdMissing !== '')(`containerd (ctr --runc-binary tsrun)$
     }
   }, T);
 
-  it.skipIf(!tsrunHas('pause'))('task pause and resume (skipped until tsrun has a pause command)', async () => {
+  it('task pause and resume', async () => {
     const id = newId();
     try {
       const d = ctr(runArgs(['-d'], id, ['sleep', '1000']));

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, cgroupChildren, mountsUnder, pidsMatching, Podman, RuntimeWrapper, run, show, stateEntries, TSRUN, tsrunHas, waitFor, which, type CmdResult } from './clients';
+import { alive, cgroupChildren, mountsUnder, pidsMatching, Podman, RuntimeWrapper, run, show, stateEntries, TSRUN, waitFor, which, type CmdResult } from './clients';
 
 const T = 120_000;
 /**
@@ -273,7 +273,7 @@ describe.skipIf(podmanMissing !== '')(`podman --runtime tsrun${podmanMissing ? `
     expect(r.stdout.split('\n'), why(r)).toEqual(['67108864', '100', '']);
   }, T);
 
-  it.skipIf(!tsrunHas('pause'))('pause and unpause (skipped until tsrun has a pause command)', () => {
+  it('pause and unpause', () => {
     const c = name();
     try {
       const d = podman(runArgs(['-d', '--name', c], ['sleep', '1000']));
