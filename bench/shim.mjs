@@ -14,6 +14,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { containerdConfig } from '../scripts/containerd-config.mjs';
 import { ociArchive } from '../scripts/oci-archive.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,23 +38,7 @@ const image = 'docker.io/library/tsrun-bench:latest';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- a private containerd ----
-writeFileSync(
-  join(work, 'config.toml'),
-  `version = 2
-root = "${work}/root"
-state = "${work}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "${sock}"
-[ttrpc]
-  address = "${sock}.ttrpc"
-[debug]
-  address = "${work}/debug.sock"
-  level = "info"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${work}/opt"
-`,
-);
+writeFileSync(join(work, 'config.toml'), containerdConfig(work, sock, 'info'));
 // The tsrun shim keeps its state and socket under our directory too.
 const env = { ...process.env, PATH: `${join(repo, 'bin')}:${dirname(process.execPath)}:${process.env.PATH}`, TSRUN_SHIM_STATE: join(work, 'shim') };
 const logFd = openSync(join(work, 'containerd.log'), 'a');

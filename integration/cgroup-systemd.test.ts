@@ -4,8 +4,10 @@
 // (V2_LANE_INIT=systemd, see scripts/v2-lane/guest-init.sh) and runs
 // scripts/v2-lane/guest-systemd.mjs there: a container in a transient scope,
 // its unit properties, update, pause/resume, exec, ps, stats, delete, bad
-// paths and a failed create. The same checks run with Debian's runc as the
-// control. On the host itself the flag must fail with one line.
+// paths and a failed create; then podman --cgroup-manager systemd and
+// containerd's runc shim with SystemdCgroup (ctr run --runc-systemd-cgroup)
+// driving it. The same checks run with Debian's runc as the control. On the
+// host itself the flag must fail with one line.
 //
 // Skipped only when the lane's Debian packages (or systemd) are missing.
 import { spawnSync } from 'node:child_process';
@@ -17,7 +19,7 @@ import { REPO, TSRUN } from './helpers';
 import { failureReport, laneSkipReason, runLane } from './lane';
 
 const GUEST = 'scripts/v2-lane/guest-systemd.mjs';
-// A systemd boot under TCG is ~20-35 s; the checks for tsrun, runc and podman ~2 min.
+// A systemd boot under TCG is ~20-35 s; the checks for tsrun, runc, podman and containerd ~2-3 min.
 const LANE_TIMEOUT_S = 400;
 
 function whyNot(): string | undefined {
@@ -43,7 +45,7 @@ describe('the systemd cgroup driver', () => {
   });
 
   it.skipIf(!!skip)(
-    `boots a guest with systemd as PID 1 and passes scripts/v2-lane/guest-systemd.mjs there, with tsrun and runc${skip ? ` [skipped: ${skip}]` : ''}`,
+    `boots a guest with systemd as PID 1 and passes scripts/v2-lane/guest-systemd.mjs there, with tsrun and runc, directly and through podman and containerd${skip ? ` [skipped: ${skip}]` : ''}`,
     async () => {
       expect(existsSync(join(REPO, 'dist/tsrun.js')) && existsSync(join(REPO, 'native/build/tsrun-init')), 'build tsrun first (npm run build)').toBe(true);
       const { code, out, ms } = await runLane(GUEST, LANE_TIMEOUT_S, { V2_LANE_INIT: 'systemd' });
@@ -52,6 +54,10 @@ describe('the systemd cgroup driver', () => {
       expect(out, 'the tsrun suite did not run').toMatch(/^✔ tsrun --systemd-cgroup/m);
       expect(code, `systemd driver checks failed in the guest (exit ${code}, ${Math.round(ms / 1000)} s):\n${failureReport(out)}`).toBe(0);
       expect(out).toMatch(/^ℹ fail 0$/m);
+      // The guest shares the host's root: containerd is there if it is here.
+      if (['/usr/bin/containerd', '/usr/bin/ctr', '/usr/bin/containerd-shim-runc-v2'].every((f) => existsSync(f))) {
+        expect(out, 'the containerd suite did not run').toMatch(/^✔ containerd, runc shim with SystemdCgroup/m);
+      }
     },
     (LANE_TIMEOUT_S + 30) * 1000,
   );

@@ -29,6 +29,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { containerdConfig } from '../scripts/containerd-config.mjs';
 import { makeBusyboxBundle } from '../src/bundle/busybox';
 import { TSRUN } from './helpers';
 
@@ -526,27 +527,7 @@ export class Containerd {
 
   async start(): Promise<void> {
     const d = this.dir;
-    writeFileSync(
-      join(d, 'config.toml'),
-      `version = 2
-root = "${d}/root"
-state = "${d}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = "${this.sock}"
-
-[ttrpc]
-  address = "${this.sock}.ttrpc"
-
-[debug]
-  address = "${d}/debug.sock"
-  level = "debug"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${d}/opt"
-`,
-    );
+    writeFileSync(join(d, 'config.toml'), containerdConfig(d, this.sock));
     const log = openSync(this.logFile, 'a');
     this.proc = spawn('containerd', ['--config', join(d, 'config.toml')], { stdio: ['ignore', log, log] });
     closeSync(log);

@@ -8,12 +8,19 @@
 // Debian's runc as the control: a check runc fails is the test's fault).
 // Real containers, busybox bundles built in the guest's tmpfs, no cgroup
 // namespace (so that /proc/self/cgroup inside shows the scope's path).
-import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+// Then the clients that pass the flag, each with every runtime: podman
+// --cgroup-manager systemd, and containerd 1.6's runc shim
+// (io.containerd.runc.v2) with the SystemdCgroup and BinaryName options
+// (ctr run --runc-systemd-cgroup --runc-binary): the task's scope and its
+// properties, task exec, task kill + delete removing the unit.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { containerdConfig } from '../containerd-config.mjs';
+import { ociArchive } from '../oci-archive.mjs';
 import { waitFor } from './guest-lib.mjs';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -235,4 +242,128 @@ describe('podman --cgroup-manager systemd', { skip: podmanBin ? false : 'podman 
       assert.equal(left, '', `units left after podman run --rm:\n${left}`);
     });
   }
+});
+
+// containerd 1.6 (Debian's) with its runc shim (io.containerd.runc.v2) set
+// to the systemd cgroup driver: `ctr run --runc-binary <runtime>
+// --runc-systemd-cgroup` gives the shim the runc options BinaryName and
+// SystemdCgroup = true (what CRI's [...runtimes.runc.options] gives it), so
+// the shim runs the runtime with --systemd-cgroup; `--cgroup
+// system.slice:ctr-<name>:<id>` is the spec's cgroupsPath (ctr requires one
+// with the flag). A private containerd (root, state, sockets under the
+// guest's tmpfs, CRI disabled: scripts/containerd-config.mjs), a
+// busybox image imported as an OCI archive (scripts/oci-archive.mjs).
+const ctdBins = ['containerd', 'ctr', 'containerd-shim-runc-v2'];
+const ctdMissing = ctdBins.find((b) => sh('sh', ['-c', `command -v ${b}`]).code !== 0);
+describe('containerd, runc shim with SystemdCgroup', { skip: ctdMissing ? `${ctdMissing} is not installed` : false }, () => {
+  const dir = join(WORK, 'containerd');
+  const sock = join(dir, 'containerd.sock');
+  const logFile = join(dir, 'containerd.log');
+  const fifoDir = join(dir, 'fifo');
+  const ns = 'sd-lane';
+  const image = 'docker.io/library/sd-busybox:latest';
+  let snapshotter = 'overlayfs';
+  let proc = null;
+  let exited = false;
+  const ctr = (args) => {
+    const r = spawnSync('ctr', ['-a', sock, '-n', ns, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    const res = { code: r.status ?? 137, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    if (process.env.V2_LANE_TRACE) console.error(`# ctr ${args.join(' ')} -> ${res.code}\n${res.stdout}${res.stderr}`.trimEnd());
+    return res;
+  };
+  const logTail = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-25).join('\n') : '(no log)');
+  const okCtr = (r, what) => assert.equal(r.code, 0, `${what} failed\n${show(r)}\n--- containerd.log (tail)\n${logTail()}`);
+  /** The task's pid and status per `ctr task ls`, or null. */
+  const task = (id) => {
+    for (const l of ctr(['task', 'ls']).stdout.split('\n')) {
+      const w = l.trim().split(/\s+/);
+      if (w[0] === id) return { pid: Number(w[1]), status: w[2] };
+    }
+    return null;
+  };
+  /** Live processes started with our socket on their command line (the shims). */
+  const shims = () =>
+    readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+          return cmd.includes('containerd-shim') && cmd.includes(sock);
+        } catch {
+          return false;
+        }
+      });
+
+  before(async () => {
+    mkdirSync(fifoDir, { recursive: true });
+    writeFileSync(join(dir, 'config.toml'), containerdConfig(dir, sock));
+    const log = openSync(logFile, 'a');
+    proc = spawn('containerd', ['--config', join(dir, 'config.toml')], { stdio: ['ignore', log, log] });
+    closeSync(log);
+    proc.on('exit', () => (exited = true));
+    await waitFor('containerd to answer', () => exited || (existsSync(sock) && ctr(['version']).code === 0), 60_000);
+    assert.equal(exited, false, `containerd exited\n${logTail()}`);
+    if (!/io\.containerd\.snapshotter\.v1\s+overlayfs\s+\S+\s+ok/.test(ctr(['plugins', 'ls']).stdout)) snapshotter = 'native';
+    const rootfs = join(makeBundle({ process: {}, linux: { namespaces: [] } }, ['true']), 'rootfs');
+    okCtr(ctr(['images', 'import', '--snapshotter', snapshotter, ociArchive(rootfs, join(dir, 'busybox-oci.tar'), image)]), 'ctr images import');
+  });
+
+  after(async () => {
+    if (proc && !exited) {
+      for (const t of ctr(['task', 'ls', '-q']).stdout.split('\n').filter(Boolean)) {
+        ctr(['task', 'kill', '-a', '-s', 'SIGKILL', t]);
+        await waitFor(`task ${t} to stop`, () => task(t)?.status !== 'RUNNING', 10_000).catch(() => {});
+        ctr(['task', 'delete', '--force', t]);
+      }
+      for (const c of ctr(['containers', 'ls', '-q']).stdout.split('\n').filter(Boolean)) ctr(['containers', 'rm', c]);
+      proc.kill('SIGTERM');
+      await waitFor('containerd to exit', () => exited, 15_000).catch(() => proc.kill('SIGKILL'));
+    }
+    for (const p of shims()) process.kill(Number(p), 'SIGKILL');
+  });
+
+  for (const runtime of runtimes) {
+    const name = runtime.endsWith('runc') ? 'runc' : 'tsrun';
+    const id = `ctd-${name}-${process.pid}`;
+    const unit = `ctr-${name}-${id}.scope`;
+    const scope = `/system.slice/${unit}`;
+    const runtimeRoot = join(dir, `${name}-root`);
+
+    it(`${name}: ctr run -d lands in ${scope.replace(id, '<id>')} (active, Delegate=yes) with --memory-limit as MemoryMax`, async () => {
+      const flags = ['--runc-binary', runtime, '--runc-root', runtimeRoot, '--runc-systemd-cgroup', '--cgroup', `system.slice:ctr-${name}:${id}`];
+      okCtr(ctr(['run', '-d', ...flags, '--fifo-dir', fifoDir, '--snapshotter', snapshotter, '--memory-limit', String(64 * MiB), image, id, 'sleep', '600']), `ctr run -d (${name})`);
+      const t = await waitFor(`task ${id} to run`, () => {
+        const t = task(id);
+        return t?.status === 'RUNNING' && t;
+      }, 20_000);
+      assert.equal(readFileSync(`/proc/${t.pid}/cgroup`, 'utf8'), `0::${scope}\n`, 'the task is not in the scope');
+      const p = unitProps(unit, 'ActiveState', 'Slice', 'Delegate', 'MemoryMax', 'ControlGroup');
+      assert.deepEqual(p, { ActiveState: 'active', Slice: 'system.slice', Delegate: 'yes', MemoryMax: String(64 * MiB), ControlGroup: scope });
+      assert.equal(readFileSync(join(CG, scope, 'memory.max'), 'utf8').trim(), String(64 * MiB));
+    });
+
+    it(`${name}: ctr task exec runs in the scope`, () => {
+      const r = ctr(['task', 'exec', '--fifo-dir', fifoDir, '--exec-id', 'e1', id, 'cat', '/proc/self/cgroup']);
+      okCtr(r, `ctr task exec (${name})`);
+      assert.equal(r.stdout, `0::${scope}\n`);
+    });
+
+    it(`${name}: ctr task kill + task delete remove the unit, its cgroup and the runtime's state`, async () => {
+      okCtr(ctr(['task', 'kill', '-s', 'SIGKILL', id]), 'ctr task kill');
+      await waitFor(`task ${id} to stop`, () => task(id)?.status === 'STOPPED', 20_000);
+      okCtr(ctr(['task', 'delete', id]), 'ctr task delete');
+      okCtr(ctr(['containers', 'rm', id]), 'ctr containers rm');
+      assert.ok(unitGone(unit), `${unit} is still loaded: ${JSON.stringify(unitProps(unit, 'LoadState', 'ActiveState'))}`);
+      assert.equal(existsSync(join(CG, scope)), false, `${scope} is still there`);
+      assert.equal(existsSync(join(runtimeRoot, ns, id)), false, `${name}'s state for ${id} is still there`);
+    });
+  }
+
+  it('leaves nothing: no tasks, containers, ctr-* units or shims', async () => {
+    assert.equal(ctr(['task', 'ls', '-q']).stdout.trim(), '');
+    assert.equal(ctr(['containers', 'ls', '-q']).stdout.trim(), '');
+    assert.equal(sh('systemctl', ['list-units', '--all', '--no-legend', 'ctr-*']).stdout.trim(), '');
+    assert.deepEqual(readdirSync(join(CG, 'system.slice')).filter((f) => f.startsWith('ctr-')), []);
+    await waitFor('the shims to exit', () => shims().length === 0, 10_000);
+  });
 });

@@ -1,0 +1,1 @@
+export function containerdConfig(dir: string, sock: string, level?: string): string;
