@@ -1,6 +1,7 @@
 // The host's cgroup layout: unified (v2 only), hybrid (v1 controllers plus a
 // v2 tree at /sys/fs/cgroup/unified), or legacy (v1 only). Read from mountinfo.
 import { readFileSync } from 'node:fs';
+import { parseMountInfo } from '../sys/mountinfo';
 
 export type CgroupMode = 'unified' | 'hybrid' | 'legacy';
 
@@ -23,21 +24,12 @@ export interface CgroupLayout {
 /** Parses /proc/self/mountinfo text; exported for tests. */
 export function parseCgroupMounts(mountinfo: string): CgroupLayout {
   const hierarchies: Hierarchy[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(' ');
-    const post = line.slice(sep + 3).split(' ');
-    const fstype = post[0];
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const mountpoint = unescapeMountinfo(pre[4] ?? '');
-    const root = unescapeMountinfo(pre[3] ?? '/');
-    if (fstype === 'cgroup2') {
-      hierarchies.push({ mountpoint, root, version: 2, controllers: [] });
-    } else {
-      const opts = (post[2] ?? '').split(',');
+  for (const m of parseMountInfo(mountinfo)) {
+    if (m.fstype === 'cgroup2') {
+      hierarchies.push({ mountpoint: m.mountPoint, root: m.root, version: 2, controllers: [] });
+    } else if (m.fstype === 'cgroup') {
       const known = new Set(['rw', 'ro', 'nosuid', 'nodev', 'noexec', 'relatime', 'noatime', 'clone_children', 'xattr']);
-      hierarchies.push({ mountpoint, root, version: 1, controllers: opts.filter((o) => !known.has(o)) });
+      hierarchies.push({ mountpoint: m.mountPoint, root: m.root, version: 1, controllers: m.superOptions.filter((o) => !known.has(o)) });
     }
   }
   const v1 = hierarchies.some((h) => h.version === 1);
@@ -52,10 +44,6 @@ export function parseCgroupMounts(mountinfo: string): CgroupLayout {
     return true;
   });
   return { mode, hierarchies: unique };
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
 export function readCgroupLayout(): CgroupLayout {

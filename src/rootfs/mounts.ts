@@ -6,7 +6,7 @@ import { basename, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import type { Mount, Spec } from '../oci/types';
 import { type Plan, Slot, T } from '../init/plan';
-import { mountPointHolding, parseMountInfo } from './mountinfo';
+import { mountPointHolding, parseMountInfo } from '../sys/mountinfo';
 import { isUnder, onProcfs, procMountRefusal, unmountsBeforeMoveRoot } from './proc-guard';
 import { addMountStep, addMoveMountStep } from './mount-step';
 import { checkIdmapMount, type IdmapSource } from './idmap-mount';

@@ -5,7 +5,7 @@
 // (CVE-2019-16884, CVE-2023-27561 class). Refused as runc refuses them; the
 // native init checks the resolved targets again at mount time (T.NOT_PROCFS,
 // T.PLAIN_DIR), so a symlink cannot get around these lexical rules.
-import { parseMountInfo } from './mountinfo';
+import { parseMountInfo } from '../sys/mountinfo';
 import { statfsSync } from 'node:fs';
 
 /** Files under /proc that runc lets a mount cover (lxcfs-style views). */

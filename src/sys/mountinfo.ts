@@ -1,11 +1,13 @@
-// Reading /proc/self/mountinfo: the runtime's view of which mounts exist,
-// so that the native init is told a mount point instead of searching for one.
+// Reading /proc/self/mountinfo: which mounts exist, for the cgroup layout
+// and for the mount point the native init is told instead of searching.
 
 export interface MountInfoEntry {
   /** The root of the mount within its file system. */
   root: string;
   mountPoint: string;
   fstype: string;
+  /** The super block's options (the field after the source). */
+  superOptions: string[];
 }
 
 export function parseMountInfo(text: string): MountInfoEntry[] {
@@ -14,7 +16,8 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const fields = line.slice(0, sep).split(' ');
-    out.push({ root: unescape(fields[3] ?? ''), mountPoint: unescape(fields[4] ?? ''), fstype: line.slice(sep + 3).split(' ')[0] ?? '' });
+    const post = line.slice(sep + 3).split(' ');
+    out.push({ root: unescape(fields[3] ?? ''), mountPoint: unescape(fields[4] ?? ''), fstype: post[0] ?? '', superOptions: (post[2] ?? '').split(',') });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mountPointHolding, parseMountInfo } from '../../src/rootfs/mountinfo';
+import { mountPointHolding, parseMountInfo } from '../../src/sys/mountinfo';
 
 const TEXT = [
   '27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw',
@@ -12,8 +12,8 @@ const TEXT = [
 describe('mountinfo', () => {
   const entries = parseMountInfo(TEXT);
 
-  it('parses root, mount point (unescaped) and file system type', () => {
-    expect(entries[3]).toEqual({ root: '/', mountPoint: '/srv/my disk', fstype: 'ext4' });
+  it('parses root, mount point (unescaped), file system type and super options', () => {
+    expect(entries[3]).toEqual({ root: '/', mountPoint: '/srv/my disk', fstype: 'ext4', superOptions: ['rw'] });
     expect(entries[4]!.root).toBe('/sub');
   });
 
