@@ -1,7 +1,7 @@
 // The plan handed to the native init: an ordered list of steps, each with a
 // human description kept on this side. The native part reports failures by
 // step index, so the description is what the user reads. What each
-// operation's fields are is written once, in ../init/ops.ts; the native
+// operation's fields are is written once, in ./ops.ts; the native
 // decoder is generated from it.
 import { layoutOf, type FieldLayout, type OpArgs, type OpName, OPS, NO_SLOT } from './ops';
 
@@ -56,7 +56,7 @@ export class Plan {
   }
 
   /** u32 total length, then per step: u32 op, u32 payload length, payload
-   * (the fields in the order of ../init/ops.ts). One buffer, sized first, and
+   * (the fields in the order of ./ops.ts). One buffer, sized first, and
    * every string of the plan turned into bytes by one call: this runs cold
    * on every create and exec. */
   encode(): Buffer {

@@ -41,14 +41,13 @@ export function moveNetDevices(devices: Record<string, LinuxNetDevice> | undefin
   const host = new Rtnl();
   let inner: Rtnl | undefined;
   try {
+    // The kernel drops a device's addresses when it changes namespace:
+    // the permanent global ones are put back. One dump serves every device.
+    const permanent = [...host.addresses(AF.INET), ...host.addresses(AF.INET6)].filter((a) => (a.flags & IFA_F.PERMANENT) !== 0 && a.scope === RT_SCOPE.UNIVERSE);
     for (const [name, dev] of entries) {
       const link = host.link(name);
       if (!link) throw new TsrunError(`linux.netDevices: there is no network device ${JSON.stringify(name)} on the host`);
-      // The kernel drops a device's addresses when it changes namespace:
-      // keep the permanent global ones to put back.
-      const keep = [...host.addresses(AF.INET), ...host.addresses(AF.INET6)].filter(
-        (a) => a.index === link.index && (a.flags & IFA_F.PERMANENT) !== 0 && a.scope === RT_SCOPE.UNIVERSE,
-      );
+      const keep = permanent.filter((a) => a.index === link.index);
       const wanted = dev.name || name;
       inner ??= Rtnl.inNetnsOf(pid);
       // Checked before the move: the kernel moves the device first and
