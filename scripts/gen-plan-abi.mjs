@@ -57,8 +57,7 @@ function structMembers(f) {
   throw new Error(`unknown field type ${f.type}`);
 }
 
-function header(s) {
-  const ops = Object.entries(s.OPS).map(([name, spec]) => ({ name, c: snake(name), C: upper(name), spec, fields: fieldsOf(spec) }));
+function header(s, ops) {
   const L = [HEADER, '#ifndef TSRUN_PLAN_ABI_H', '#define TSRUN_PLAN_ABI_H', '', '#include <stdint.h>', ''];
   L.push('/* Target flags of the mount steps. */');
   for (const [k, v] of Object.entries(s.T)) L.push(`#define T_${k} ${v}u`);
@@ -121,8 +120,7 @@ function echoLines(o) {
   return L;
 }
 
-function source_(s) {
-  const ops = Object.entries(s.OPS).map(([name, spec]) => ({ name, c: snake(name), C: upper(name), spec, fields: fieldsOf(spec) }));
+function decoderSource(ops) {
   const L = [HEADER, '#include <errno.h>', '#include <stddef.h>', '', '#include "cursor.h"', '#include "plan-abi.h"', ''];
   L.push('int plan_decode(uint32_t op, struct cursor *c, union op_args *out)', '{', '\tswitch (op) {');
   for (const o of ops) {
@@ -138,8 +136,7 @@ function source_(s) {
   return L.join('\n');
 }
 
-function echoSource(s) {
-  const ops = Object.entries(s.OPS).map(([name, spec]) => ({ name, c: snake(name), C: upper(name), spec, fields: fieldsOf(spec) }));
+function echoSource(ops) {
   const L = [HEADER, '#define PLAN_ECHO', '#include "plan-abi.c"', ECHO_PRELUDE, 'static void echo_step(uint32_t op, const union op_args *a)', '{', '\tswitch (op) {'];
   for (const o of ops) L.push(`\tcase OP_${o.C}:`, ...echoLines(o), '\t\tbreak;');
   L.push('\t}', '}', '', ECHO_MAIN, '');
@@ -222,7 +219,9 @@ const ECHO_MAIN = `int main(void)
 }`;
 
 const s = loadSchema();
-const files = { 'native/plan-abi.h': header(s), 'native/plan-abi.c': source_(s), 'native/plan-echo.c': echoSource(s) };
+/** Each operation with its C names (snake_case, UPPER_CASE) and fields. */
+const ops = Object.entries(s.OPS).map(([name, spec]) => ({ name, c: snake(name), C: upper(name), spec, fields: fieldsOf(spec) }));
+const files = { 'native/plan-abi.h': header(s, ops), 'native/plan-abi.c': decoderSource(ops), 'native/plan-echo.c': echoSource(ops) };
 const check = process.argv.includes('--check');
 let stale = [];
 for (const [rel, text] of Object.entries(files)) {
