@@ -1,7 +1,7 @@
 // The container lifecycle as a library: create, start, run, state, list,
 // kill, delete. The CLI is a thin layer over this; a long-lived process (a
 // shim) can drive many containers through one Runtime.
-import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CgroupManager, resolveCgroupPath } from '../cgroups/manager';
 import { subCgroupTargets } from '../cgroups/sub-cgroup';
@@ -518,6 +518,10 @@ export class Runtime {
   /** poststart hooks: as runc does (and runtime-spec 1.3 says), a failing
    * one fails the start and the container is killed. */
   private async poststart(st: StoredState): Promise<void> {
+    if (!st.config.hooks?.poststart?.length) return;
+    // The spec: after the user's program is executed. The init runs the
+    // startContainer hooks and execs on its own once released.
+    await execed(st.pid);
     try {
       await runHooks('poststart', st.config.hooks?.poststart, this.hookState(st, 'running'));
     } catch (e) {
@@ -822,6 +826,23 @@ const lazy = {
   systemd: () => require('../cgroups/systemd-driver') as typeof import('../cgroups/systemd-driver'),
   /* eslint-enable @typescript-eslint/no-require-imports */
 };
+
+/** Resolves once `pid` no longer runs the native init's own protected copy
+ * (a memfd, or an unlinked O_TMPFILE file): it has exec'd the user's
+ * program, or exited. Polled, for at most 10 s; only for poststart hooks. */
+async function execed(pid: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    let exe: string;
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return;
+    }
+    if (!(exe === '/memfd:tsrun-init (deleted)' || /\/#\d+ \(deleted\)$/.test(exe)) || Date.now() > end) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
 /** A cgroup that already existed: frozen, the init would hang in it (runc
  * refuses); with processes in it, it is shared with something else (runc warns). */
